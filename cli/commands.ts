@@ -1,0 +1,4 @@
+import type { Command } from "./command.ts";
+
+/** Every top-level `gdo` command, in the order `gdo --help` lists them. */
+export const commands: Command[] = [];
