@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { keyCommand } from "./key.ts";
 
 /** Every top-level `gdo` command, in the order `gdo --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [keyCommand];
