@@ -1,0 +1,245 @@
+import { randomBytes } from "node:crypto";
+import { type Charter, defaultCharterFiles, MEMBERS_DIR, serializeMember } from "./charter.ts";
+import {
+  type CommitFields,
+  formatMessage,
+  type Identity,
+  serializePayload,
+  serializeSignedCommit,
+} from "./commit.ts";
+import { GdoError, NotFoundError } from "./errors.ts";
+import { assertRefName, Repository } from "./repository.ts";
+import type { SshPrivateKey } from "./sshkey.ts";
+import { signSshsig } from "./sshsig.ts";
+import { applyEdits, type FileEdit } from "./tree-builder.ts";
+import {
+  type BlockCheck,
+  GIT_NAMESPACE,
+  LEDGER_TRAILER,
+  type VerifiedBlock,
+  Verifier,
+} from "./verify.ts";
+
+export const MAIN = "refs/heads/main";
+
+export class LedgerExistsError extends GdoError {
+  constructor(gitdir: string) {
+    super("ledger-exists", `a ledger already exists at ${gitdir}`, { gitdir });
+  }
+}
+
+export class NotAMemberError extends GdoError {
+  constructor(fingerprint: string) {
+    super(
+      "not-a-member",
+      `key ${fingerprint} is not an active member of this ledger; ask an admin to run 'gdo member add'`,
+      {
+        key: fingerprint,
+      },
+    );
+  }
+}
+
+export interface CommitInput {
+  key: SshPrivateKey;
+  edits: FileEdit[];
+  message: string;
+  body?: string;
+  /** Branch ref to extend; default main. */
+  ref?: string;
+  /** Extra parents (a merge). */
+  mergeWith?: string[];
+  /** Clock for the commit's recorded time; only people read it. */
+  now?: Date;
+}
+
+/** Branch names users type are short (`main`, `proposals/12`); refs are full. */
+export function toRef(branch: string): string {
+  const ref = branch.startsWith("refs/") ? branch : `refs/heads/${branch}`;
+  assertRefName(ref);
+  return ref;
+}
+
+function identity(name: string, email: string, now: Date): Identity {
+  return { name, email, timestamp: Math.floor(now.getTime() / 1000), timezoneOffset: 0 };
+}
+
+/**
+ * The ledger: a bare git repository of signed blocks plus the verifier that
+ * judges them. Writing a block builds it, checks it with the same rules a peer
+ * would apply, and only then moves the branch (compare-and-swap), so a crash
+ * at any point leaves the old head valid and an invalid block never lands.
+ */
+export class Ledger {
+  readonly repo: Repository;
+  readonly #checks: BlockCheck[];
+  #verifier: Verifier;
+
+  private constructor(repo: Repository, checks: BlockCheck[]) {
+    this.repo = repo;
+    this.#checks = checks;
+    this.#verifier = new Verifier({ objects: repo, checks });
+  }
+
+  static async open({
+    gitdir,
+    durable,
+    checks = [],
+  }: {
+    gitdir: string;
+    durable?: boolean;
+    checks?: BlockCheck[];
+  }) {
+    return new Ledger(await Repository.open({ gitdir, durable }), checks);
+  }
+
+  /** Makes a new ledger whose genesis block holds the founder, the default charter and `files`. */
+  static async create(input: {
+    gitdir: string;
+    key: SshPrivateKey;
+    founder: string;
+    name: string;
+    files?: FileEdit[];
+    now?: Date;
+    durable?: boolean;
+    checks?: BlockCheck[];
+  }): Promise<{ ledger: Ledger; genesis: string }> {
+    try {
+      await Repository.open({ gitdir: input.gitdir });
+      throw new LedgerExistsError(input.gitdir);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    const repo = await Repository.init({ gitdir: input.gitdir, durable: input.durable });
+    const ledger = new Ledger(repo, input.checks ?? []);
+    const now = input.now ?? new Date();
+    const id = randomBytes(16).toString("hex");
+    const encoder = new TextEncoder();
+    const edits: FileEdit[] = [...defaultCharterFiles({ id, name: input.name })].map(
+      ([path, text]) => ({
+        path,
+        content: encoder.encode(text),
+      }),
+    );
+    edits.push({
+      path: `${MEMBERS_DIR}/${input.founder}.yaml`,
+      content: encoder.encode(
+        serializeMember({
+          name: input.founder,
+          key: input.key.publicKey.keyText,
+          roles: ["admin", "editor"],
+          added: now.toISOString().slice(0, 10),
+        }),
+      ),
+    });
+    edits.push(...(input.files ?? []));
+    const tree = await applyEdits(repo, ledger.#verifier.reader, undefined, edits);
+    const genesis = await ledger.#writeBlock({
+      key: input.key,
+      signerName: input.founder,
+      tree,
+      parents: [],
+      ledgerId: id,
+      message: `Genesis of ${input.name}`,
+      body: undefined,
+      now,
+    });
+    await ledger.#verifier.verify(genesis);
+    await repo.updateRef({ ref: MAIN, oid: genesis, expected: undefined });
+    return { ledger, genesis };
+  }
+
+  async head(ref = MAIN): Promise<string | undefined> {
+    return this.repo.readRef(toRef(ref));
+  }
+
+  async requireHead(ref = MAIN): Promise<string> {
+    const oid = await this.head(ref);
+    if (!oid) throw new NotFoundError(`branch ${ref} does not exist`, { ref });
+    return oid;
+  }
+
+  /**
+   * A local branch head is trusted as verified for writing: refs only ever
+   * move to verified blocks. `gdo verify` re-checks everything from genesis.
+   */
+  async #state(oid: string): Promise<VerifiedBlock> {
+    return this.#verifier.known(oid) ?? (await this.#verifier.verify(oid));
+  }
+
+  /** The charter in force at a branch head. */
+  async charter(ref = MAIN): Promise<Charter> {
+    return (await this.#state(await this.requireHead(ref))).charter;
+  }
+
+  /** Writes, verifies and lands one block on a branch; returns its id. */
+  async commit(input: CommitInput): Promise<string> {
+    const ref = toRef(input.ref ?? "main");
+    const parent = await this.requireHead(ref);
+    const state = await this.#state(parent);
+    const member = state.charter.memberByKey(input.key.publicKey);
+    if (!member || member.revoked) throw new NotAMemberError(input.key.publicKey.fingerprint);
+    const tree = await applyEdits(this.repo, this.#verifier.reader, state.tree, input.edits);
+    const oid = await this.#writeBlock({
+      key: input.key,
+      signerName: member.name,
+      tree,
+      parents: [parent, ...(input.mergeWith ?? [])],
+      ledgerId: state.charter.id,
+      message: input.message,
+      body: input.body,
+      now: input.now ?? new Date(),
+    });
+    await this.#verifier.verify(oid);
+    await this.repo.updateRef({ ref, oid, expected: parent });
+    return oid;
+  }
+
+  async #writeBlock(input: {
+    key: SshPrivateKey;
+    signerName: string;
+    tree: string;
+    parents: string[];
+    ledgerId: string;
+    message: string;
+    body: string | undefined;
+    now: Date;
+  }): Promise<string> {
+    const who = identity(
+      input.signerName,
+      `${input.signerName}@${input.ledgerId.slice(0, 12)}.gdo`,
+      input.now,
+    );
+    const fields: CommitFields = {
+      tree: input.tree,
+      parents: input.parents,
+      author: who,
+      committer: who,
+      message: formatMessage(input.message, input.body, [[LEDGER_TRAILER, input.ledgerId]]),
+    };
+    const signature = signSshsig({
+      message: serializePayload(fields),
+      key: input.key,
+      namespace: GIT_NAMESPACE,
+    });
+    return this.repo.writeObject("commit", serializeSignedCommit(fields, signature));
+  }
+
+  /** A fresh verifier over this repository (for `gdo verify`, which trusts nothing). */
+  newVerifier(): Verifier {
+    return new Verifier({ objects: this.repo, checks: this.#checks });
+  }
+
+  get reader() {
+    return this.#verifier.reader;
+  }
+
+  async readFile(path: string, ref = MAIN): Promise<Uint8Array | undefined> {
+    const state = await this.#state(await this.requireHead(ref));
+    return this.#verifier.reader.readFile(state.tree, path);
+  }
+
+  async verifiedBlock(oid: string): Promise<VerifiedBlock> {
+    return this.#state(oid);
+  }
+}

@@ -1,0 +1,84 @@
+import type { ObjectReader, TreeEntry } from "./repository.ts";
+import { MalformedTreeError, parseTree } from "./tree.ts";
+
+export interface FileEntry {
+  path: string;
+  oid: string;
+  mode: TreeEntry["mode"];
+}
+
+/**
+ * Reads trees and files out of an object store, keeping parsed trees in a
+ * bounded cache: verification walks the same folders block after block.
+ */
+export class TreeReader {
+  readonly objects: ObjectReader;
+  readonly #trees = new Map<string, TreeEntry[]>();
+  readonly #limit: number;
+
+  constructor(objects: ObjectReader, { cacheSize = 50_000 }: { cacheSize?: number } = {}) {
+    this.objects = objects;
+    this.#limit = cacheSize;
+  }
+
+  async readTree(oid: string): Promise<TreeEntry[]> {
+    const cached = this.#trees.get(oid);
+    if (cached) return cached;
+    const object = await this.objects.readObject(oid);
+    if (object.type !== "tree")
+      throw new MalformedTreeError(oid, `expected a tree, found a ${object.type}`);
+    const entries = parseTree(oid, object.content);
+    if (this.#trees.size >= this.#limit) this.#trees.delete(this.#trees.keys().next().value!);
+    this.#trees.set(oid, entries);
+    return entries;
+  }
+
+  /** The entry at a slash-separated path, or undefined. */
+  async entryAt(treeOid: string, path: string): Promise<TreeEntry | undefined> {
+    const parts = path.split("/");
+    let current = treeOid;
+    for (let i = 0; i < parts.length; i++) {
+      const entry = (await this.readTree(current)).find((e) => e.name === parts[i]);
+      if (!entry) return undefined;
+      if (i === parts.length - 1) return entry;
+      if (entry.mode !== "40000") return undefined;
+      current = entry.oid;
+    }
+    return undefined;
+  }
+
+  async readFile(treeOid: string, path: string): Promise<Uint8Array | undefined> {
+    const entry = await this.entryAt(treeOid, path);
+    if (!entry || entry.mode === "40000") return undefined;
+    const object = await this.objects.readObject(entry.oid);
+    if (object.type !== "blob") throw new MalformedTreeError(treeOid, `'${path}' is not a blob`);
+    return object.content;
+  }
+
+  /** Every file under a folder (recursively), as paths relative to the root. */
+  async listFiles(treeOid: string, prefix = ""): Promise<FileEntry[]> {
+    const start = prefix
+      ? await this.entryAt(treeOid, prefix.replace(/\/$/, ""))
+      : { oid: treeOid, mode: "40000" as const, name: "" };
+    if (start?.mode !== "40000") return [];
+    const files: FileEntry[] = [];
+    const walk = async (oid: string, base: string) => {
+      for (const entry of await this.readTree(oid)) {
+        const path = base ? `${base}/${entry.name}` : entry.name;
+        if (entry.mode === "40000") await walk(entry.oid, path);
+        else files.push({ path, oid: entry.oid, mode: entry.mode });
+      }
+    };
+    await walk(start.oid, prefix.replace(/\/$/, ""));
+    return files;
+  }
+
+  async readFiles(treeOid: string, prefix: string): Promise<Map<string, Uint8Array>> {
+    const files = new Map<string, Uint8Array>();
+    for (const file of await this.listFiles(treeOid, prefix)) {
+      const object = await this.objects.readObject(file.oid);
+      files.set(file.path, object.content);
+    }
+    return files;
+  }
+}

@@ -1,0 +1,434 @@
+import { CHARTER_DIR, type Charter, checkCharterTransition, parseCharter } from "./charter.ts";
+import { type ParsedCommit, parseCommit, parseTrailers } from "./commit.ts";
+import { GdoError, VerificationError } from "./errors.ts";
+import { BadSignatureError, SignatureFormatError } from "./key-errors.ts";
+import { authorize } from "./policy.ts";
+import type { ObjectReader } from "./repository.ts";
+import type { SshPublicKey } from "./sshkey.ts";
+import { parseSshsig, verifyParsed } from "./sshsig.ts";
+import { type Change, diffTrees } from "./tree-diff.ts";
+import { TreeReader } from "./tree-reader.ts";
+
+export const LEDGER_TRAILER = "Gdo-Ledger";
+export const GIT_NAMESPACE = "git";
+
+/** A block that failed verification: the cause's code, prefixed by the block id. */
+export class InvalidBlockError extends VerificationError {
+  readonly oid: string;
+  constructor(oid: string, code: string, reason: string, data: Record<string, unknown> = {}) {
+    super(code, `block ${oid}: ${reason}`, { ...data, oid, reason });
+    this.oid = oid;
+  }
+}
+
+/** What verification knows about a valid block. */
+export interface VerifiedBlock {
+  oid: string;
+  tree: string;
+  parents: string[];
+  /** Member name of the signer, as recorded in the parent's charter. */
+  signer: string;
+  commit: ParsedCommit;
+  /** The charter in force after this block (what its children are judged by). */
+  charter: Charter;
+  /** Longest parent chain to the genesis, plus one. Orders blocks without clocks. */
+  generation: number;
+  changes: Change[];
+}
+
+/** Hook for the layers above the core (proof of merge, plugin validators). */
+export type BlockCheck = (input: {
+  block: VerifiedBlock;
+  parentBlocks: VerifiedBlock[];
+  reader: TreeReader;
+}) => Promise<void> | void;
+
+/**
+ * Verifies blocks as a pure function of the object graph: give it any object
+ * reader (the repository, or objects received from a peer and not yet stored)
+ * and the heads to check; no ref is read or moved. Results are memoised per
+ * block, so checking a new head after a sync re-checks only the new blocks.
+ *
+ * Rules (RFC 3):
+ *  - every block is a canonical commit, signed (SSHSIG, namespace "git") by a
+ *    key that is an active member in its first parent's charter, with the
+ *    committer name equal to that member's name;
+ *  - every block names its ledger (`Gdo-Ledger: <id>` trailer) and all share
+ *    one genesis;
+ *  - the files a block changes are allowed to its signer by the parent's policy;
+ *  - a charter change leaves a valid charter and keeps its invariants;
+ *  - a merge introduces nothing of its own: its tree is the clean three-way
+ *    merge of its parents, and a conflict makes it invalid.
+ */
+export class Verifier {
+  readonly reader: TreeReader;
+  readonly #blocks = new Map<string, VerifiedBlock>();
+  readonly #charters = new Map<string, Charter>();
+  readonly #checks: BlockCheck[];
+  #genesis: string | undefined;
+
+  constructor({ objects, checks = [] }: { objects: ObjectReader; checks?: BlockCheck[] }) {
+    this.reader = new TreeReader(objects);
+    this.#checks = checks;
+  }
+
+  get genesis(): string | undefined {
+    return this.#genesis;
+  }
+
+  known(oid: string): VerifiedBlock | undefined {
+    return this.#blocks.get(oid);
+  }
+
+  /** Verifies a head and all its ancestors; throws the first invalid block (oldest first). */
+  async verify(head: string, { signal }: { signal?: AbortSignal } = {}): Promise<VerifiedBlock> {
+    for (const oid of await this.#unverifiedAncestry(head)) {
+      signal?.throwIfAborted();
+      await this.#verifyOne(oid);
+    }
+    return this.#blocks.get(head)!;
+  }
+
+  /** Parents-first order of the blocks reachable from `head` not yet verified. */
+  async #unverifiedAncestry(head: string): Promise<string[]> {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const stack: [string, boolean][] = [[head, false]];
+    while (stack.length > 0) {
+      const [oid, expanded] = stack.pop()!;
+      if (expanded) {
+        order.push(oid);
+        continue;
+      }
+      if (seen.has(oid) || this.#blocks.has(oid)) continue;
+      seen.add(oid);
+      stack.push([oid, true]);
+      const commit = await this.#readCommit(oid);
+      for (const parent of [...commit.parents].reverse()) {
+        if (!seen.has(parent) && !this.#blocks.has(parent)) stack.push([parent, false]);
+      }
+    }
+    return order;
+  }
+
+  readonly #parsed = new Map<string, ParsedCommit>();
+
+  async #readCommit(oid: string): Promise<ParsedCommit> {
+    const cached = this.#parsed.get(oid);
+    if (cached) return cached;
+    const object = await this.reader.objects.readObject(oid);
+    if (object.type !== "commit")
+      throw new InvalidBlockError(oid, "not-a-commit", `is a ${object.type}, not a commit`);
+    const commit = parseCommit(oid, object.content);
+    this.#parsed.set(oid, commit);
+    return commit;
+  }
+
+  async #verifyOne(oid: string): Promise<void> {
+    try {
+      const block = await this.#check(oid);
+      for (const check of this.#checks) {
+        await check({
+          block,
+          parentBlocks: block.parents.map((p) => this.#blocks.get(p)!),
+          reader: this.reader,
+        });
+      }
+      this.#blocks.set(oid, block);
+      this.#parsed.delete(oid);
+    } catch (error) {
+      if (error instanceof InvalidBlockError) throw error;
+      if (error instanceof GdoError)
+        throw new InvalidBlockError(oid, error.code, error.message, error.data);
+      throw error;
+    }
+  }
+
+  async #check(oid: string): Promise<VerifiedBlock> {
+    const commit = await this.#readCommit(oid);
+    if (commit.signature === undefined)
+      throw new InvalidBlockError(oid, "unsigned-block", "has no signature");
+    const parsed = parseSshsig(commit.signature, `block ${oid}`);
+    if (!parsed.canonicalArmor)
+      throw new SignatureFormatError(`block ${oid}`, "signature armor is not in canonical form");
+    if (parsed.namespace !== GIT_NAMESPACE) {
+      throw new BadSignatureError(
+        `block ${oid}`,
+        `namespace '${parsed.namespace}', expected '${GIT_NAMESPACE}'`,
+      );
+    }
+    if (!verifyParsed(parsed, commit.payload, GIT_NAMESPACE)) {
+      throw new BadSignatureError(
+        `block ${oid}`,
+        "the signature does not match the block's bytes",
+        {
+          key: parsed.publicKey.fingerprint,
+        },
+      );
+    }
+    const ledgerIds = parseTrailers(commit.message).get(LEDGER_TRAILER) ?? [];
+    if (ledgerIds.length !== 1) {
+      throw new InvalidBlockError(
+        oid,
+        "missing-ledger-id",
+        `must carry exactly one '${LEDGER_TRAILER}' trailer`,
+      );
+    }
+    const ledgerId = ledgerIds[0]!;
+    const parents = commit.parents.map((p) => this.#blocks.get(p)!);
+
+    if (parents.length === 0) return this.#checkGenesis(oid, commit, ledgerId, parsed.publicKey);
+
+    const first = parents[0]!;
+    if (ledgerId !== first.charter.id) {
+      throw new InvalidBlockError(
+        oid,
+        "cross-ledger",
+        `names ledger ${ledgerId} but its parent belongs to ${first.charter.id}`,
+      );
+    }
+    const signer = first.charter.memberByKey(parsed.publicKey);
+    if (!signer) {
+      throw new InvalidBlockError(
+        oid,
+        "unknown-signer",
+        `signed by ${parsed.publicKey.fingerprint}, which is not a member`,
+        {
+          key: parsed.publicKey.fingerprint,
+        },
+      );
+    }
+    if (signer.revoked) {
+      throw new InvalidBlockError(
+        oid,
+        "revoked-signer",
+        `signed by '${signer.name}', revoked on ${signer.revoked}`,
+        {
+          member: signer.name,
+        },
+      );
+    }
+    if (commit.committer.name !== signer.name) {
+      throw new InvalidBlockError(
+        oid,
+        "identity-mismatch",
+        `committer '${commit.committer.name}' but signed by member '${signer.name}'`,
+      );
+    }
+    const generation = 1 + Math.max(...parents.map((p) => p.generation));
+    if (parents.length === 1) {
+      const changes = await diffTrees(this.reader, first.tree, commit.tree);
+      authorize(first.charter.policy, first.charter, {
+        signer: signer.name,
+        approvers: [],
+        paths: changes.map((c) => c.path),
+      });
+      const charter = await this.#charterAfter(first.charter, commit.tree, changes);
+      return {
+        oid,
+        tree: commit.tree,
+        parents: commit.parents,
+        signer: signer.name,
+        commit,
+        charter,
+        generation,
+        changes,
+      };
+    }
+    if (parents.length > 2)
+      throw new InvalidBlockError(
+        oid,
+        "unsupported-merge",
+        "merges of more than two branches are not accepted",
+      );
+    return this.#checkMerge(
+      oid,
+      commit,
+      signer.name,
+      parents as [VerifiedBlock, VerifiedBlock],
+      generation,
+    );
+  }
+
+  async #checkGenesis(
+    oid: string,
+    commit: ParsedCommit,
+    ledgerId: string,
+    key: SshPublicKey,
+  ): Promise<VerifiedBlock> {
+    if (this.#genesis !== undefined && this.#genesis !== oid) {
+      throw new InvalidBlockError(
+        oid,
+        "foreign-root",
+        `is a second genesis (the ledger's is ${this.#genesis})`,
+      );
+    }
+    const charter = await this.#loadCharter(commit.tree);
+    if (ledgerId !== charter.id) {
+      throw new InvalidBlockError(
+        oid,
+        "cross-ledger",
+        `names ledger ${ledgerId} but its charter says ${charter.id}`,
+      );
+    }
+    const founder = charter.memberByKey(key);
+    if (!founder || founder.revoked || !founder.roles.includes("admin")) {
+      throw new InvalidBlockError(
+        oid,
+        "unknown-signer",
+        "the genesis must be signed by an active admin of its own charter",
+      );
+    }
+    if (commit.committer.name !== founder.name) {
+      throw new InvalidBlockError(
+        oid,
+        "identity-mismatch",
+        `committer '${commit.committer.name}' but signed by member '${founder.name}'`,
+      );
+    }
+    const changes = await diffTrees(this.reader, undefined, commit.tree);
+    authorize(charter.policy, charter, {
+      signer: founder.name,
+      approvers: [],
+      paths: changes.filter((c) => !c.path.startsWith(`${CHARTER_DIR}/`)).map((c) => c.path),
+    });
+    this.#genesis = oid;
+    return {
+      oid,
+      tree: commit.tree,
+      parents: [],
+      signer: founder.name,
+      commit,
+      charter,
+      generation: 1,
+      changes,
+    };
+  }
+
+  /**
+   * A merge adds nothing of its own: for every path, the merged tree holds what
+   * the side that changed it holds (both sides must agree when both changed it).
+   */
+  async #checkMerge(
+    oid: string,
+    commit: ParsedCommit,
+    signer: string,
+    [ours, theirs]: [VerifiedBlock, VerifiedBlock],
+    generation: number,
+  ): Promise<VerifiedBlock> {
+    const base = this.mergeBase(ours.oid, theirs.oid);
+    const baseTree = base ? this.#blocks.get(base)!.tree : undefined;
+    const [oursChanges, theirsChanges, mergedChanges] = await Promise.all([
+      diffTrees(this.reader, baseTree, ours.tree),
+      diffTrees(this.reader, baseTree, theirs.tree),
+      diffTrees(this.reader, baseTree, commit.tree),
+    ]);
+    const expected = new Map<string, string | undefined>();
+    for (const c of oursChanges) expected.set(c.path, c.after);
+    for (const c of theirsChanges) {
+      if (expected.has(c.path) && expected.get(c.path) !== c.after) {
+        throw new InvalidBlockError(
+          oid,
+          "merge-conflict",
+          `'${c.path}' was changed differently on both sides (${ours.oid.slice(0, 12)} by ${ours.signer}, ${theirs.oid.slice(0, 12)} by ${theirs.signer})`,
+          {
+            path: c.path,
+            ours: ours.oid,
+            theirs: theirs.oid,
+          },
+        );
+      }
+      expected.set(c.path, c.after);
+    }
+    const actual = new Map(mergedChanges.map((c) => [c.path, c.after]));
+    for (const [path, after] of expected) {
+      if (!actual.has(path) || actual.get(path) !== after) {
+        throw new InvalidBlockError(
+          oid,
+          "merge-not-clean",
+          `'${path}' does not hold the merged content`,
+          { path },
+        );
+      }
+    }
+    for (const path of actual.keys()) {
+      if (!expected.has(path))
+        throw new InvalidBlockError(
+          oid,
+          "merge-not-clean",
+          `changes '${path}', which neither side changed`,
+          { path },
+        );
+    }
+    const changes = await diffTrees(this.reader, ours.tree, commit.tree);
+    let charter = ours.charter;
+    if (changes.some((c) => c.path.startsWith(`${CHARTER_DIR}/`))) {
+      charter = await this.#loadCharter(commit.tree);
+      checkCharterTransition(ours.charter, charter);
+      checkCharterTransition(theirs.charter, charter);
+    }
+    if (!charter.isActive(signer))
+      throw new InvalidBlockError(
+        oid,
+        "revoked-signer",
+        `'${signer}' is not active in the merged charter`,
+      );
+    return {
+      oid,
+      tree: commit.tree,
+      parents: commit.parents,
+      signer,
+      commit,
+      charter,
+      generation,
+      changes,
+    };
+  }
+
+  /** The best common ancestor of two verified blocks (highest generation), if any. */
+  mergeBase(a: string, b: string): string | undefined {
+    const ancestorsOfA = this.#ancestors(a);
+    let best: VerifiedBlock | undefined;
+    for (const oid of this.#ancestors(b)) {
+      if (!ancestorsOfA.has(oid)) continue;
+      const block = this.#blocks.get(oid)!;
+      if (
+        !best ||
+        block.generation > best.generation ||
+        (block.generation === best.generation && block.oid < best.oid)
+      )
+        best = block;
+    }
+    return best?.oid;
+  }
+
+  #ancestors(oid: string): Set<string> {
+    const seen = new Set<string>();
+    const stack = [oid];
+    while (stack.length > 0) {
+      const next = stack.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      for (const parent of this.#blocks.get(next)?.parents ?? []) stack.push(parent);
+    }
+    return seen;
+  }
+
+  async #charterAfter(before: Charter, tree: string, changes: Change[]): Promise<Charter> {
+    if (!changes.some((c) => c.path.startsWith(`${CHARTER_DIR}/`))) return before;
+    const after = await this.#loadCharter(tree);
+    checkCharterTransition(before, after);
+    return after;
+  }
+
+  async #loadCharter(tree: string): Promise<Charter> {
+    const entry = await this.reader.entryAt(tree, CHARTER_DIR);
+    if (entry?.mode !== "40000")
+      throw new InvalidBlockError(tree, "charter-invalid", "the tree has no charter/ folder");
+    const cached = this.#charters.get(entry.oid);
+    if (cached) return cached;
+    const charter = parseCharter(await this.reader.readFiles(tree, CHARTER_DIR));
+    this.#charters.set(entry.oid, charter);
+    return charter;
+  }
+}
