@@ -10,6 +10,8 @@ export interface CommandContext {
   dataDir: string;
   /** Explicit key file (`--key`, `GDO_KEY`), or undefined for the data folder's key. */
   keyPath: string | undefined;
+  /** The ledger repository (`--ledger`, `GDO_LEDGER`, default DATA/ledger.git). */
+  ledgerPath: string;
   cwd: string;
   out: (text: string) => void;
   err: (text: string) => void;
@@ -35,6 +37,7 @@ export interface ParsedArgs {
 export const globalOptions = {
   data: { type: "string" },
   key: { type: "string" },
+  ledger: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpec;
 
@@ -57,9 +60,12 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
 export function contextFrom(values: ParsedArgs["values"], env: NodeJS.ProcessEnv, cwd: string) {
   const data = (values.data as string | undefined) ?? env.GDO_DATA ?? ".gdo";
   const key = (values.key as string | undefined) ?? env.GDO_KEY;
+  const ledger = (values.ledger as string | undefined) ?? env.GDO_LEDGER;
+  const dataDir = resolve(cwd, data);
   return {
-    dataDir: resolve(cwd, data),
+    dataDir,
     keyPath: key === undefined ? undefined : resolve(cwd, key),
+    ledgerPath: ledger === undefined ? resolve(dataDir, "ledger.git") : resolve(cwd, ledger),
   };
 }
 
@@ -79,6 +85,7 @@ export function helpText(command: Command, prefix = "gdo"): string {
     "global options:",
     "  --data DIR     node data folder (env GDO_DATA, default .gdo)",
     "  --key FILE     private key file (env GDO_KEY, default DIR/key)",
+    "  --ledger DIR   ledger repository (env GDO_LEDGER, default DIR/ledger.git)",
     "  -h, --help     show this help",
   );
   return `${lines.join("\n")}\n`;

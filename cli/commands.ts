@@ -1,5 +1,11 @@
 import type { Command } from "./command.ts";
+import { initCommand } from "./init.ts";
 import { keyCommand } from "./key.ts";
+import { logCommand } from "./log.ts";
+import { memberCommand } from "./member.ts";
+import { nodeCommand } from "./node.ts";
+import { verifyCommand } from "./verify.ts";
+import { writeCommand } from "./write.ts";
 
 /** Every top-level `gdo` command, in the order `gdo --help` lists them. */
-export const commands: Command[] = [keyCommand];
+export const commands: Command[] = [nodeCommand, initCommand, keyCommand, memberCommand, writeCommand, logCommand, verifyCommand];

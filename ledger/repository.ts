@@ -202,7 +202,7 @@ export class Repository implements ObjectReader {
 
   /** All refs under a prefix such as `refs/heads/`, as name → oid. */
   async listRefs(prefix = "refs/"): Promise<Map<string, string>> {
-    assertRefName(prefix.replace(/\/$/, ""));
+    if (prefix !== "refs/") assertRefName(prefix.replace(/\/$/, ""));
     const refs = new Map<string, string>();
     for (const [name, oid] of await this.#packedRefs())
       if (name.startsWith(prefix)) refs.set(name, oid);
