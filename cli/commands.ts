@@ -8,4 +8,12 @@ import { verifyCommand } from "./verify.ts";
 import { writeCommand } from "./write.ts";
 
 /** Every top-level `gdo` command, in the order `gdo --help` lists them. */
-export const commands: Command[] = [nodeCommand, initCommand, keyCommand, memberCommand, writeCommand, logCommand, verifyCommand];
+export const commands: Command[] = [
+  nodeCommand,
+  initCommand,
+  keyCommand,
+  memberCommand,
+  writeCommand,
+  logCommand,
+  verifyCommand,
+];
