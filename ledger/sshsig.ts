@@ -46,20 +46,33 @@ const MAGIC = bytesOf("SSHSIG");
 const VERSION = 1;
 const EMPTY = new Uint8Array(0);
 
+/** `MAGIC, string(namespace), string(reserved = ""), string(hash name), uint32(digest length)` per (namespace, hash). */
+const prefixes = new Map<string, Buffer>();
+
 /** What the key actually signs (PROTOCOL.sshsig §3): MAGIC, namespace, reserved, hash name, H(message). */
 export function signedData(
   message: Uint8Array,
   namespace: string,
   hashAlgorithm: SshsigHashAlgorithm,
 ): Uint8Array {
+  const id = `${hashAlgorithm} ${namespace}`;
+  let prefix = prefixes.get(id);
+  if (prefix === undefined) {
+    const digestLength = hashAlgorithm === "sha512" ? 64 : 32;
+    prefix = Buffer.from(
+      concatBytes([
+        MAGIC,
+        sshString(namespace),
+        sshString(EMPTY),
+        sshString(hashAlgorithm),
+        u32(digestLength),
+      ]),
+    );
+    if (prefixes.size >= 64) prefixes.clear();
+    prefixes.set(id, prefix);
+  }
   const digest = createHash(hashAlgorithm).update(message).digest();
-  return concatBytes([
-    MAGIC,
-    sshString(namespace),
-    sshString(EMPTY),
-    sshString(hashAlgorithm),
-    sshString(digest),
-  ]);
+  return Buffer.concat([prefix, digest]);
 }
 
 /** Sign `message` as `ssh-keygen -Y sign -n <namespace>` does; returns the armored signature. */
