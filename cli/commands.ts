@@ -4,6 +4,7 @@ import { keyCommand } from "./key.ts";
 import { logCommand } from "./log.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node.ts";
+import { rfcCommand } from "./rfc.ts";
 import { verifyCommand } from "./verify.ts";
 import { writeCommand } from "./write.ts";
 
@@ -14,6 +15,7 @@ export const commands: Command[] = [
   keyCommand,
   memberCommand,
   writeCommand,
+  rfcCommand,
   logCommand,
   verifyCommand,
 ];

@@ -99,11 +99,8 @@ export function lintRfc(options: LintOptions): LintedRfc {
         : utf8Length(content)
       : content.byteLength;
   if (size > maxBytes) {
-    const atLeast = typeof content === "string" && content.length > maxBytes ? "at least " : "";
-    report(
-      "file-too-large",
-      `file is ${atLeast}${size} bytes, over the ${maxBytes}-byte limit; not parsed`,
-    );
+    const atLeast = typeof content === "string" && content.length > maxBytes;
+    out.diagnostics.push(tooLarge(file, size, maxBytes, atLeast));
     return out;
   }
   let text: string;
@@ -205,6 +202,23 @@ export function lintRfc(options: LintOptions): LintedRfc {
   checkConsistency(out, report);
   checkName();
   return out;
+}
+
+/** The `file-too-large` diagnostic, also for callers that refuse before reading a file. */
+export function tooLarge(
+  file: string,
+  size: number,
+  maxBytes: number,
+  atLeast = false,
+): Diagnostic {
+  return {
+    file,
+    line: 1,
+    column: 1,
+    ruleId: "file-too-large",
+    reason: `file is ${atLeast ? "at least " : ""}${size} bytes, over the ${maxBytes}-byte limit; not parsed`,
+    severity: "error",
+  };
 }
 
 type Reporter = (

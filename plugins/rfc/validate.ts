@@ -215,22 +215,7 @@ export async function validateRfcChanges(
           "rfc",
         );
     }
-    for (const field of REFERENCE_FIELDS) {
-      const value = cur[field];
-      const numbers = value === undefined ? [] : Array.isArray(value) ? value : [value];
-      numbers.forEach((n, i) => {
-        if (byNumber.has(n)) return;
-        const at =
-          now.positions.get(Array.isArray(value) ? `${field}.${i}` : field) ?? where(field);
-        report(
-          change.path,
-          `${field}-missing`,
-          `'${field}' names RFC ${n}, which does not exist`,
-          at,
-          field,
-        );
-      });
-    }
+    diagnostics.push(...referenceDiagnostics(change.path, now, (n) => byNumber.has(n)));
     if (cur.status === "obsoleted" && cur.rfc !== undefined) {
       const rfc = cur.rfc;
       const successors = [...(await allFields()).values()].filter((f) =>
@@ -309,6 +294,38 @@ export async function validateRfcChanges(
       (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0),
   );
   return { diagnostics, requirements };
+}
+
+/**
+ * `requires-missing`, `obsoletes-missing`, `updates-missing`,
+ * `superseded-by-missing`: references in `linted` to RFCs for which `exists`
+ * is false, at the line of the offending list item.
+ */
+export function referenceDiagnostics(
+  file: string,
+  linted: LintedRfc,
+  exists: (rfc: number) => boolean,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const field of REFERENCE_FIELDS) {
+    const value = linted.fields[field];
+    const numbers = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    numbers.forEach((n, i) => {
+      if (exists(n)) return;
+      const at = linted.positions.get(Array.isArray(value) ? `${field}.${i}` : field) ??
+        linted.positions.get(field) ?? { line: 1, column: 1 };
+      out.push({
+        file,
+        line: at.line,
+        column: at.column,
+        ruleId: `${field}-missing`,
+        field,
+        reason: `'${field}' names RFC ${n}, which does not exist`,
+        severity: "error",
+      });
+    });
+  }
+  return out;
 }
 
 function statusChange(
