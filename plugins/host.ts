@@ -498,15 +498,24 @@ async function spawn(
     env: {},
     resourceLimits: { maxOldGenerationSizeMb: memoryMb },
   });
+  let off = () => {};
   const ready = await withTimeout(
     new Promise<Extract<FromWorker, { type: "ready" }>>((resolvePromise, reject) => {
-      worker.once("message", (message: FromWorker) => {
+      const onMessage = (message: FromWorker) => {
         if (message.type === "ready") resolvePromise(message);
         else if (message.type === "init-failed") reject(new Error(message.message));
         else reject(new Error(`unexpected message '${message.type}'`));
-      });
-      worker.once("error", reject);
-      worker.once("exit", (code) => reject(new Error(`the worker exited with code ${code}`)));
+      };
+      const onExit = (code: number) => reject(new Error(`the worker exited with code ${code}`));
+      // Only our own listeners are removed: Worker uses listener hooks internally.
+      off = () => {
+        worker.off("message", onMessage);
+        worker.off("error", reject);
+        worker.off("exit", onExit);
+      };
+      worker.on("message", onMessage);
+      worker.on("error", reject);
+      worker.on("exit", onExit);
       worker.postMessage({
         type: "init",
         module: ref.module,
@@ -518,6 +527,7 @@ async function spawn(
     undefined,
     () => void worker.terminate(),
   ).catch(async (error: unknown) => {
+    off();
     await worker.terminate();
     const reason = error instanceof TimedOut ? `timed out after ${timeoutMs} ms` : String(error);
     throw new PluginLoadError(
@@ -526,7 +536,7 @@ async function spawn(
       { cause: error },
     );
   });
-  worker.removeAllListeners();
+  off();
   // A worker that fails between runs must not crash the host; run() listens too.
   worker.on("error", () => {});
   return { worker, ready };
