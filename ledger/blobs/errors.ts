@@ -59,13 +59,27 @@ export class BlobNotFoundError extends GdoError {
   }
 }
 
-/** Reassembled bytes do not match the manifest's whole-blob size or SHA-256. */
+/** Reassembled bytes do not match the manifest (whole-blob size or SHA-256, or a chunk's length). */
 export class BlobCorruptError extends VerificationError {
   constructor(
     message: string,
-    data: { blob: string; expectedSha256: string; actualSha256: string; size: number },
+    data: {
+      blob: string;
+      reason: string;
+      chunk?: string;
+      expectedSha256?: string;
+      actualSha256?: string;
+      size?: number;
+    },
   ) {
     super("blob-corrupt", message, data);
+  }
+}
+
+/** A stored manifest's bytes do not hash to its id, or do not parse. */
+export class ManifestCorruptError extends VerificationError {
+  constructor(message: string, data: { blob: string; reason: string; path: string }) {
+    super("manifest-corrupt", message, data);
   }
 }
 

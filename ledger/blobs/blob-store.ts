@@ -1,0 +1,732 @@
+/**
+ * The node's blob store: FastCDC chunks, content-addressed on disk, plus a
+ * local copy of every manifest it wrote or received. Layout (RFC 0004):
+ *
+ *     <dataDir>/blobs/config                 gdo-blob-store v1 + the store's chunker line
+ *     <dataDir>/blobs/chunks/ab/cdef…        chunk bytes, named by SHA-256 (0444)
+ *     <dataDir>/blobs/manifests/<id>         canonical manifest bytes, named by their SHA-256
+ *     <dataDir>/blobs/tmp/<pid>.<rand>.tmp   writes in progress (stale ones removed on open)
+ *     <dataDir>/blobs/locks/                 gc.lock, put.<pid>.<rand> (see store-lock.ts)
+ *
+ * The ledger (committing pointer files, scanning branches for live manifests)
+ * lives above this module: `put` returns the canonical manifest bytes to
+ * commit, and `gc` takes the live manifests as an argument.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { GdoError } from "../errors.ts";
+import { syncDir, TEMP_NAME, writeFileAtomic } from "./atomic-write.ts";
+import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+import { chunkStream } from "./chunk-stream.ts";
+import {
+  type ChunkerParams,
+  DEFAULT_CHUNKER,
+  formatChunkerParams,
+  parseChunkerParams,
+  validateChunkerParams,
+} from "./chunker-params.ts";
+import {
+  BlobCorruptError,
+  BlobNotFoundError,
+  ChunkerMismatchError,
+  ManifestCorruptError,
+} from "./errors.ts";
+import { FastCdcCutter } from "./fastcdc.ts";
+import { type BlobHasher, HashPool } from "./hash-pool.ts";
+import { assertHexId, isHexId } from "./hex-id.ts";
+import { limitConcurrency } from "./limit-concurrency.ts";
+import {
+  type Manifest,
+  type ManifestChunk,
+  manifestId,
+  parseManifest,
+  serializeManifest,
+} from "./manifest.ts";
+import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
+import { pidAlive, StoreLock } from "./store-lock.ts";
+
+const CONFIG_MAGIC = "gdo-blob-store v1";
+/** Batches (blocks of ~4 MiB) being hashed or written at once during a put. */
+const BATCHES_IN_FLIGHT = 4;
+/** Chunk file operations (stat/utimes/write) in flight at once. */
+const FILE_OPS_IN_FLIGHT = 16;
+/** A temp file of a live pid older than this is a leftover of a reused pid. */
+const TEMP_MAX_AGE_MS = 60 * 60_000;
+/** Default gc grace: chunks and local manifests younger than this are kept. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
+
+export interface PutResult {
+  /** The manifest id: SHA-256 of `bytes`. */
+  id: string;
+  manifest: Manifest;
+  /** Canonical manifest bytes: the pointer file to commit to the ledger. */
+  bytes: Uint8Array;
+  /** Chunks this put wrote (the rest were already stored). */
+  newChunks: number;
+  newBytes: number;
+}
+
+export interface BlobInfo {
+  id: string;
+  manifest: Manifest;
+}
+
+export interface CheckReport {
+  readData: boolean;
+  blobs: number;
+  chunks: number;
+  /** Bytes re-hashed (readData only). */
+  checkedBytes: number;
+  badManifests: { id: string; reason: string }[];
+  missingChunks: { chunk: string; blobs: string[] }[];
+  corruptChunks: { chunk: string; reason: string; blobs: string[] }[];
+  /** Every blob that cannot be read back intact. */
+  affectedBlobs: string[];
+  strayFiles: string[];
+  ok: boolean;
+}
+
+export interface GcReport {
+  removedChunks: number;
+  removedBytes: number;
+  keptChunks: number;
+  /** Unreferenced chunks kept because they are younger than the grace period. */
+  keptByGrace: number;
+  removedManifests: number;
+  removedTempFiles: number;
+  strayFiles: string[];
+}
+
+export interface StoreStats {
+  blobs: number;
+  chunks: number;
+  /** Sum of the sizes of all blobs (what `get` would return). */
+  logicalBytes: number;
+  /** Sum of the sizes of all chunk files. */
+  storedBytes: number;
+  /** Stored bytes that some manifest references. */
+  referencedBytes: number;
+  unreferencedChunks: number;
+  /** logicalBytes / storedBytes (1 when empty). */
+  dedupRatio: number;
+  /** The store's cut rules, and every distinct rule line found in its manifests. */
+  chunker: string;
+  manifestChunkers: string[];
+}
+
+export interface OpenBlobStoreOptions {
+  /** The node's data folder; the store lives in `<dataDir>/blobs`. */
+  dataDir: string;
+  /**
+   * Cut rules. A new store records them (default `DEFAULT_CHUNKER`); an
+   * existing store refuses others (`ChunkerMismatchError`) rather than silently
+   * mixing cut rules. Omit to use whatever the store was created with.
+   */
+  chunker?: ChunkerParams;
+  /** The filesystem (default node:fs/promises); tests inject faults here. */
+  fs?: StoreFs;
+  /** Milliseconds since the epoch (default Date.now). */
+  clock?: () => number;
+  signal?: AbortSignal;
+}
+
+export async function openBlobStore(options: OpenBlobStoreOptions): Promise<BlobStore> {
+  const fs = options.fs ?? nodeStoreFs;
+  const root = join(options.dataDir, "blobs");
+  for (const dir of ["manifests", "tmp", "locks"]) {
+    await fs.mkdir(join(root, dir), { recursive: true });
+  }
+  const chunks = new ChunkStore({ fs, dir: join(root, "chunks"), tmpDir: join(root, "tmp") });
+  await chunks.init();
+  const chunker = await loadConfig(fs, root, options.chunker);
+  const store = new BlobStore({ fs, root, chunker, chunks, clock: options.clock ?? Date.now });
+  await store.removeStaleTempFiles();
+  return store;
+}
+
+async function loadConfig(
+  fs: StoreFs,
+  root: string,
+  wanted: ChunkerParams | undefined,
+): Promise<ChunkerParams> {
+  const path = join(root, "config");
+  let text: string | undefined;
+  try {
+    text = await fs.readFile(path, "latin1");
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw error;
+  }
+  if (text === undefined) {
+    const chunker = validateChunkerParams({ ...(wanted ?? DEFAULT_CHUNKER) });
+    const data = Buffer.from(`${CONFIG_MAGIC}\nchunker ${formatChunkerParams(chunker)}\n`);
+    await writeFileAtomic({ fs, tmpDir: join(root, "tmp"), path, data, mode: 0o644 });
+    await syncDir(fs, root);
+    return chunker;
+  }
+  const m = /^gdo-blob-store v1\nchunker ([^\n]*)\n$/.exec(text);
+  if (!m) {
+    throw new ManifestCorruptError(`${path}: not a gdo blob store config`, {
+      blob: "config",
+      reason: "bad config",
+      path,
+    });
+  }
+  const chunker = parseChunkerParams(m[1]!, path);
+  if (wanted && formatChunkerParams(wanted) !== formatChunkerParams(chunker)) {
+    throw new ChunkerMismatchError(
+      `blob store ${root} chunks with '${formatChunkerParams(chunker)}', not '${formatChunkerParams(wanted)}'; a store never mixes cut rules`,
+      { store: root, expected: formatChunkerParams(chunker), actual: formatChunkerParams(wanted) },
+    );
+  }
+  return chunker;
+}
+
+export class BlobStore {
+  /** `<dataDir>/blobs`. */
+  readonly root: string;
+  /** The cut rules every `put` uses (recorded in the store's config). */
+  readonly chunker: Readonly<ChunkerParams>;
+  private readonly fs: StoreFs;
+  private readonly chunks: ChunkStore;
+  private readonly lock: StoreLock;
+  private readonly pool = new HashPool();
+  private readonly clock: () => number;
+  private readonly manifestsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(parts: {
+    fs: StoreFs;
+    root: string;
+    chunker: ChunkerParams;
+    chunks: ChunkStore;
+    clock: () => number;
+  }) {
+    this.fs = parts.fs;
+    this.root = parts.root;
+    this.chunker = Object.freeze({ ...parts.chunker });
+    this.chunks = parts.chunks;
+    this.clock = parts.clock;
+    this.manifestsDir = join(parts.root, "manifests");
+    this.tmpDir = join(parts.root, "tmp");
+    this.lock = new StoreLock({ fs: parts.fs, dir: join(parts.root, "locks") });
+  }
+
+  /** Stops the hashing threads (they are unref'd, so forgetting this never hangs a process). */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /**
+   * Chunks, hashes and stores a stream, then stores its manifest locally and
+   * returns it with its canonical bytes (to commit to the ledger) and id.
+   * Memory stays bounded (a few 4 MiB blocks) whatever the input size. Chunks
+   * already stored are not rewritten, only touched (mtime renewed for gc).
+   * Nothing is published until every chunk is durable: chunk files, their
+   * directories, then the manifest, each fsynced.
+   */
+  async put({
+    source,
+    signal,
+  }: {
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+    signal?: AbortSignal;
+  }): Promise<PutResult> {
+    const leave = await this.lock.enterWriter({ signal });
+    let hasher: BlobHasher | undefined;
+    try {
+      const cutter = new FastCdcCutter(this.chunker);
+      const entries: ManifestChunk[] = [];
+      const dirs = new Set<string>();
+      const stored = new Map<string, Promise<void>>();
+      const fileOp = limitConcurrency(FILE_OPS_IN_FLIGHT);
+      const now = new Date(this.clock());
+      let size = 0;
+      let newChunks = 0;
+      let newBytes = 0;
+      let inline: ReturnType<typeof createHash> | undefined;
+      let failure: unknown;
+      const inFlight = new Set<Promise<void>>();
+
+      const storeChunk = (id: string, bytes: Uint8Array): Promise<void> => {
+        let done = stored.get(id);
+        if (!done) {
+          done = fileOp(async () => {
+            if (await this.chunks.touch(id, now)) return;
+            await this.chunks.writeTrusted(id, bytes);
+            newChunks++;
+            newBytes += bytes.length;
+            dirs.add(this.chunks.fanoutDir(id));
+          });
+          stored.set(id, done);
+        }
+        return done;
+      };
+
+      for await (const batch of chunkStream({ source, cutter, shared: true, signal })) {
+        if (failure) break;
+        // A single-block input (the first batch is also the last) is hashed
+        // right here: starting threads would cost more than they save.
+        if (size === 0 && !hasher && !inline) {
+          if (batch.final) inline = createHash("sha256");
+          else hasher = this.pool.blobHasher();
+        }
+        size += batch.data.length;
+        const lengths = batch.chunks.map((c) => c.length);
+        let ids: Promise<string[]>;
+        if (inline) {
+          inline.update(batch.data);
+          const local: string[] = [];
+          let o = 0;
+          for (const length of lengths) {
+            local.push(sha256Hex(batch.data.subarray(o, o + length)));
+            o += length;
+          }
+          ids = Promise.resolve(local);
+        } else {
+          hasher!.update(batch.data);
+          ids = batch.chunks.length ? this.pool.chunkIds(batch.data, lengths) : Promise.resolve([]);
+        }
+        const slot = entries.length;
+        entries.length += lengths.length;
+        const work = ids.then(async (list) => {
+          const writes: Promise<void>[] = [];
+          let o = 0;
+          for (let k = 0; k < list.length; k++) {
+            const id = list[k]!;
+            entries[slot + k] = { id, length: lengths[k]! };
+            writes.push(storeChunk(id, batch.data.subarray(o, o + lengths[k]!)));
+            o += lengths[k]!;
+          }
+          await Promise.all(writes);
+        });
+        const tracked = work.then(
+          () => {
+            inFlight.delete(tracked);
+          },
+          (error) => {
+            inFlight.delete(tracked);
+            failure ??= error;
+          },
+        );
+        inFlight.add(tracked);
+        while (inFlight.size >= BATCHES_IN_FLIGHT && !failure) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      await Promise.allSettled(stored.values());
+      if (failure) throw failure;
+
+      const sha256 = inline ? inline.digest("hex") : await hasher!.digest();
+      hasher = undefined;
+      const manifest: Manifest = { size, sha256, chunker: { ...this.chunker }, chunks: entries };
+      const bytes = serializeManifest(manifest);
+      const id = manifestId(bytes);
+      // Make the chunk renames durable before anything can name them.
+      for (const dir of dirs) await syncDir(this.fs, dir);
+      await this.writeManifest(id, bytes);
+      return { id, manifest, bytes, newChunks, newBytes };
+    } finally {
+      hasher?.discard();
+      await leave();
+    }
+  }
+
+  /**
+   * Stores a manifest received from the ledger or a peer (strictly parsed;
+   * its id is the SHA-256 of `bytes`). Fetch the manifest before its chunks:
+   * a fresh local manifest keeps its chunks live during gc's grace period.
+   */
+  async addManifest({
+    bytes,
+    source,
+    signal,
+  }: {
+    bytes: Uint8Array;
+    source: string;
+    signal?: AbortSignal;
+  }): Promise<BlobInfo> {
+    const manifest = parseManifest(bytes, source);
+    const id = manifestId(bytes);
+    const leave = await this.lock.enterWriter({ signal });
+    try {
+      await this.writeManifest(id, bytes);
+    } finally {
+      await leave();
+    }
+    return { id, manifest };
+  }
+
+  private async writeManifest(id: string, bytes: Uint8Array): Promise<void> {
+    const path = join(this.manifestsDir, id);
+    await writeFileAtomic({ fs: this.fs, tmpDir: this.tmpDir, path, data: bytes });
+    await syncDir(this.fs, this.manifestsDir);
+  }
+
+  /** The stored manifest `id`, verified against its id and strictly parsed. */
+  async manifest({ id }: { id: string; signal?: AbortSignal }): Promise<Manifest> {
+    assertHexId(id, "blob");
+    const path = join(this.manifestsDir, id);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.fs.readFile(path);
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") {
+        throw new BlobNotFoundError(`blob ${id} is not in the store (no manifest ${path})`, {
+          blob: id,
+        });
+      }
+      throw error;
+    }
+    const actual = manifestId(bytes);
+    if (actual !== id) {
+      throw new ManifestCorruptError(
+        `manifest of blob ${id} does not verify: its bytes hash to ${actual} (${path})`,
+        { blob: id, reason: "hash mismatch", path },
+      );
+    }
+    try {
+      return parseManifest(bytes, path);
+    } catch (error) {
+      throw new ManifestCorruptError((error as Error).message, {
+        blob: id,
+        reason: "does not parse",
+        path,
+      });
+    }
+  }
+
+  /** Every stored manifest, by id; unreadable ones carry `error` instead of `manifest`. */
+  async *manifests({
+    signal,
+  }: {
+    signal?: AbortSignal;
+  } = {}): AsyncGenerator<{ id: string; manifest?: Manifest; error?: Error; mtimeMs: number }> {
+    for (const name of (await this.fs.readdir(this.manifestsDir)).sort()) {
+      signal?.throwIfAborted();
+      if (!isHexId(name)) continue;
+      let mtimeMs = 0;
+      try {
+        mtimeMs = (await this.fs.stat(join(this.manifestsDir, name))).mtimeMs;
+        yield { id: name, manifest: await this.manifest({ id: name }), mtimeMs };
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT") continue;
+        if (!(error instanceof GdoError)) throw error;
+        yield { id: name, error: error as Error, mtimeMs };
+      }
+    }
+  }
+
+  /**
+   * Streams a blob's bytes, each chunk verified against its id and length, and
+   * the whole against the manifest's size and SHA-256 at the end (a
+   * `BlobCorruptError` after the last piece means: discard what you got).
+   */
+  async *get({ id, signal }: { id: string; signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
+    const manifest = await this.manifest({ id });
+    const whole = createHash("sha256");
+    const list = manifest.chunks;
+    const read = (k: number) => {
+      const p = this.chunks.read(list[k]!.id, id);
+      p.catch(() => {}); // awaited in order below; silence early rejections of prefetches
+      return p;
+    };
+    const ahead: Promise<Uint8Array>[] = [];
+    let next = 0;
+    let size = 0;
+    while (ahead.length < 4 && next < list.length) ahead.push(read(next++));
+    for (let k = 0; k < list.length; k++) {
+      signal?.throwIfAborted();
+      const bytes = await ahead.shift()!;
+      if (next < list.length) ahead.push(read(next++));
+      if (bytes.length !== list[k]!.length) {
+        throw new BlobCorruptError(
+          `blob ${id}: manifest says chunk ${k} (${list[k]!.id}) has ${list[k]!.length} bytes, it has ${bytes.length}`,
+          { blob: id, reason: "chunk length", chunk: list[k]!.id },
+        );
+      }
+      whole.update(bytes);
+      size += bytes.length;
+      yield bytes;
+    }
+    const actual = whole.digest("hex");
+    if (actual !== manifest.sha256 || size !== manifest.size) {
+      throw new BlobCorruptError(
+        `blob ${id} does not verify: ${size} bytes hashing to ${actual}, manifest says ${manifest.size} bytes, ${manifest.sha256}`,
+        {
+          blob: id,
+          reason: "whole-blob hash",
+          expectedSha256: manifest.sha256,
+          actualSha256: actual,
+          size,
+        },
+      );
+    }
+  }
+
+  /** Which of these chunk ids the store lacks (each id validated; order kept, duplicates once). */
+  async missingChunks({
+    ids,
+    signal,
+  }: {
+    ids: Iterable<string>;
+    signal?: AbortSignal;
+  }): Promise<string[]> {
+    const unique = [...new Set(ids)];
+    for (const id of unique) assertHexId(id, "chunk");
+    const limit = limitConcurrency(32);
+    const present = await Promise.all(
+      unique.map((id) =>
+        limit(async () => {
+          signal?.throwIfAborted();
+          return this.chunks.has(id);
+        }),
+      ),
+    );
+    return unique.filter((_, k) => !present[k]);
+  }
+
+  /** A chunk's bytes, re-hashed: `ChunkCorruptError` if they do not match `id`, `ChunkMissingError` if absent. */
+  async readChunk({ id }: { id: string; signal?: AbortSignal }): Promise<Uint8Array> {
+    return this.chunks.read(id);
+  }
+
+  /**
+   * Stores a chunk received from elsewhere: hashes `bytes`, refuses a mismatch
+   * (`ChunkCorruptError`), writes atomically. Returns true if it was new.
+   */
+  async writeVerifiedChunk({
+    id,
+    bytes,
+    signal,
+  }: {
+    id: string;
+    bytes: Uint8Array;
+    signal?: AbortSignal;
+  }): Promise<boolean> {
+    assertHexId(id, "chunk");
+    const leave = await this.lock.enterWriter({ signal });
+    try {
+      const written = await this.chunks.writeVerified(id, bytes);
+      if (written) await syncDir(this.fs, this.chunks.fanoutDir(id));
+      return written;
+    } finally {
+      await leave();
+    }
+  }
+
+  /**
+   * Checks every stored manifest and chunk. Without `readData`: manifests
+   * verify and parse, every referenced chunk exists with the right size. With
+   * it: additionally re-hashes every chunk file in the store. Lists every blob
+   * affected by a bad or missing chunk.
+   */
+  async check({
+    readData = false,
+    signal,
+  }: {
+    readData?: boolean;
+    signal?: AbortSignal;
+  } = {}): Promise<CheckReport> {
+    const report: CheckReport = {
+      readData,
+      blobs: 0,
+      chunks: 0,
+      checkedBytes: 0,
+      badManifests: [],
+      missingChunks: [],
+      corruptChunks: [],
+      affectedBlobs: [],
+      strayFiles: [],
+      ok: true,
+    };
+    // chunk id → expected length and the blobs that use it
+    const wanted = new Map<string, { length: number; blobs: string[] }>();
+    for await (const entry of this.manifests({ signal })) {
+      if (!entry.manifest) {
+        report.badManifests.push({ id: entry.id, reason: entry.error!.message });
+        continue;
+      }
+      report.blobs++;
+      for (const c of entry.manifest.chunks) {
+        const w = wanted.get(c.id);
+        if (!w) wanted.set(c.id, { length: c.length, blobs: [entry.id] });
+        else if (w.blobs.at(-1) !== entry.id) w.blobs.push(entry.id);
+      }
+    }
+    const seen = new Set<string>();
+    const limit = limitConcurrency(4);
+    const jobs: Promise<void>[] = [];
+    const corrupt = (chunk: string, reason: string) =>
+      report.corruptChunks.push({ chunk, reason, blobs: wanted.get(chunk)?.blobs ?? [] });
+    for await (const file of this.chunks.list((p) => report.strayFiles.push(p))) {
+      signal?.throwIfAborted();
+      seen.add(file.id);
+      report.chunks++;
+      const w = wanted.get(file.id);
+      if (w && file.size !== w.length) {
+        corrupt(file.id, `file has ${file.size} bytes, manifests say ${w.length}`);
+        continue;
+      }
+      if (readData) {
+        jobs.push(
+          limit(async () => {
+            try {
+              const bytes = await this.chunks.read(file.id);
+              report.checkedBytes += bytes.length;
+            } catch (error) {
+              if (!(error instanceof GdoError)) throw error;
+              corrupt(file.id, (error as Error).message);
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(jobs);
+    for (const [chunk, w] of wanted) {
+      if (!seen.has(chunk)) report.missingChunks.push({ chunk, blobs: w.blobs });
+    }
+    const affected = new Set<string>();
+    for (const c of [...report.missingChunks, ...report.corruptChunks]) {
+      for (const b of c.blobs) affected.add(b);
+    }
+    for (const m of report.badManifests) affected.add(m.id);
+    report.affectedBlobs = [...affected].sort();
+    report.corruptChunks.sort((a, b) => a.chunk.localeCompare(b.chunk));
+    report.ok =
+      report.badManifests.length === 0 &&
+      report.missingChunks.length === 0 &&
+      report.corruptChunks.length === 0;
+    return report;
+  }
+
+  /**
+   * Removes every chunk no live manifest references. Live = the given
+   * manifests, plus any local manifest younger than `graceMs` (put but not yet
+   * committed). A chunk younger than `graceMs` (written or reused recently) is
+   * kept too. Puts in flight are excluded by the store lock: gc waits for them
+   * (up to `waitMs`) and puts wait for gc. Local manifests that are neither
+   * live nor young are removed.
+   */
+  async gc({
+    liveManifests,
+    graceMs = DEFAULT_GC_GRACE_MS,
+    waitMs,
+    signal,
+  }: {
+    liveManifests: AsyncIterable<Manifest> | Iterable<Manifest>;
+    graceMs?: number;
+    waitMs?: number;
+    signal?: AbortSignal;
+  }): Promise<GcReport> {
+    const leave = await this.lock.enterGc({ signal, ...(waitMs === undefined ? {} : { waitMs }) });
+    try {
+      const report: GcReport = {
+        removedChunks: 0,
+        removedBytes: 0,
+        keptChunks: 0,
+        keptByGrace: 0,
+        removedManifests: 0,
+        removedTempFiles: 0,
+        strayFiles: [],
+      };
+      const cutoff = this.clock() - graceMs;
+      const live = new Set<string>();
+      const liveIds = new Set<string>();
+      for await (const m of liveManifests) {
+        liveIds.add(manifestId(serializeManifest(m)));
+        for (const c of m.chunks) live.add(c.id);
+      }
+      for await (const entry of this.manifests({ signal })) {
+        if (liveIds.has(entry.id)) continue;
+        if (entry.mtimeMs >= cutoff) {
+          for (const c of entry.manifest?.chunks ?? []) live.add(c.id);
+          continue;
+        }
+        await this.fs.unlink(join(this.manifestsDir, entry.id)).catch((error) => {
+          if (errnoCode(error) !== "ENOENT") throw error;
+        });
+        report.removedManifests++;
+      }
+      for await (const file of this.chunks.list((p) => report.strayFiles.push(p))) {
+        signal?.throwIfAborted();
+        if (live.has(file.id)) report.keptChunks++;
+        else if (file.mtimeMs >= cutoff) {
+          report.keptChunks++;
+          report.keptByGrace++;
+        } else {
+          await this.chunks.remove(file.id);
+          report.removedChunks++;
+          report.removedBytes += file.size;
+        }
+      }
+      report.removedTempFiles = await this.removeStaleTempFiles();
+      return report;
+    } finally {
+      await leave();
+    }
+  }
+
+  /** Counts and sizes, logical (what the blobs add up to) against stored (chunk files). */
+  async stats({ signal }: { signal?: AbortSignal } = {}): Promise<StoreStats> {
+    const referenced = new Set<string>();
+    const chunkers = new Set<string>();
+    let blobs = 0;
+    let logicalBytes = 0;
+    for await (const entry of this.manifests({ signal })) {
+      if (!entry.manifest) continue;
+      blobs++;
+      logicalBytes += entry.manifest.size;
+      chunkers.add(formatChunkerParams(entry.manifest.chunker));
+      for (const c of entry.manifest.chunks) referenced.add(c.id);
+    }
+    let chunks = 0;
+    let storedBytes = 0;
+    let referencedBytes = 0;
+    let unreferencedChunks = 0;
+    for await (const file of this.chunks.list()) {
+      chunks++;
+      storedBytes += file.size;
+      if (referenced.has(file.id)) referencedBytes += file.size;
+      else unreferencedChunks++;
+    }
+    return {
+      blobs,
+      chunks,
+      logicalBytes,
+      storedBytes,
+      referencedBytes,
+      unreferencedChunks,
+      dedupRatio: storedBytes === 0 ? 1 : logicalBytes / storedBytes,
+      chunker: formatChunkerParams(this.chunker),
+      manifestChunkers: [...chunkers].sort(),
+    };
+  }
+
+  /**
+   * Removes temp files left by writers that died (kill -9, power loss): their
+   * pid is gone, or the file is older than an hour (the pid was reused).
+   */
+  async removeStaleTempFiles(): Promise<number> {
+    let removed = 0;
+    const now = this.clock();
+    for (const name of await this.fs.readdir(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      const m = TEMP_NAME.exec(name);
+      let stale = m ? !pidAlive(Number(m[1])) : false;
+      if (!stale) {
+        try {
+          stale = now - (await this.fs.stat(path)).mtimeMs > TEMP_MAX_AGE_MS;
+        } catch (error) {
+          if (errnoCode(error) === "ENOENT") continue;
+          throw error;
+        }
+      }
+      if (stale) {
+        await this.fs.unlink(path).catch((error) => {
+          if (errnoCode(error) !== "ENOENT") throw error;
+        });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

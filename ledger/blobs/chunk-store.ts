@@ -1,0 +1,197 @@
+/**
+ * Content-addressed chunk files: `<root>/chunks/ab/cdef…` holds the bytes whose
+ * SHA-256 is `abcdef…` (256-way fan-out by the first two hex digits keeps
+ * directories small). Files are written once, atomically, read-only (0444), and
+ * every read re-hashes: a file whose bytes do not match its name is never
+ * returned.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomic-write.ts";
+import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
+import { assertHexId } from "./hex-id.ts";
+import { errnoCode, type StoreFs } from "./store-fs.ts";
+
+/** No chunker the store accepts cuts chunks larger than this (the 2020 reference's bound). */
+export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+
+const FANOUT = /^[0-9a-f]{2}$/;
+const REST = /^[0-9a-f]{62}$/;
+
+export interface ChunkFile {
+  id: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export class ChunkStore {
+  readonly dir: string;
+  private readonly fs: StoreFs;
+  private readonly tmpDir: string;
+
+  constructor({ fs, dir, tmpDir }: { fs: StoreFs; dir: string; tmpDir: string }) {
+    this.fs = fs;
+    this.dir = dir;
+    this.tmpDir = tmpDir;
+  }
+
+  /** Creates the 256 fan-out directories once, so writes never race on mkdir. */
+  async init(): Promise<void> {
+    await this.fs.mkdir(this.dir, { recursive: true });
+    const present = new Set(await this.fs.readdir(this.dir));
+    for (let i = 0; i < 256; i++) {
+      const name = i.toString(16).padStart(2, "0");
+      if (!present.has(name)) await this.fs.mkdir(join(this.dir, name), { recursive: true });
+    }
+  }
+
+  fanoutDir(id: string): string {
+    return join(this.dir, id.slice(0, 2));
+  }
+
+  path(id: string): string {
+    assertHexId(id, "chunk");
+    return join(this.dir, id.slice(0, 2), id.slice(2));
+  }
+
+  async has(id: string): Promise<boolean> {
+    try {
+      await this.fs.stat(this.path(id));
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Marks an existing chunk as just used (mtime = now) and says whether it
+   * exists: one syscall that both answers "do I need to write it" and renews
+   * the gc grace period for a chunk a put is about to reference.
+   */
+  async touch(id: string, now = new Date()): Promise<boolean> {
+    try {
+      await this.fs.utimes(this.path(id), now, now);
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return false;
+      throw error;
+    }
+  }
+
+  /** Reads a chunk and refuses it unless its bytes hash to `id`. */
+  async read(id: string, blob?: string): Promise<Uint8Array> {
+    const path = this.path(id);
+    let handle: Awaited<ReturnType<StoreFs["open"]>>;
+    try {
+      handle = await this.fs.open(path, "r");
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") {
+        throw new ChunkMissingError(
+          `chunk ${id} is missing from the store${blob ? ` (needed by blob ${blob})` : ""}`,
+          { chunk: id, ...(blob ? { blob } : {}) },
+        );
+      }
+      throw error;
+    }
+    let bytes: Uint8Array;
+    try {
+      const { size } = await handle.stat();
+      if (size > MAX_CHUNK_SIZE) {
+        throw new ChunkCorruptError(
+          `chunk ${id} is ${size} bytes, more than any chunk can be (${path})`,
+          { chunk: id, actual: "", size, path, ...(blob ? { blob } : {}) },
+        );
+      }
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== id) {
+      throw new ChunkCorruptError(
+        `chunk ${id} does not verify: its ${bytes.length} bytes hash to ${actual} (${path})${blob ? ` in blob ${blob}` : ""}`,
+        { chunk: id, actual, size: bytes.length, path, ...(blob ? { blob } : {}) },
+      );
+    }
+    return bytes;
+  }
+
+  /** Writes bytes already known to hash to `id` (the caller hashed them). */
+  async writeTrusted(id: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic({
+      fs: this.fs,
+      tmpDir: this.tmpDir,
+      path: this.path(id),
+      data: bytes,
+      chunk: id,
+    });
+  }
+
+  /**
+   * Hashes `bytes`, refuses them unless they match `id`, and writes them
+   * atomically if the chunk is not already stored. Returns true if it wrote.
+   */
+  async writeVerified(id: string, bytes: Uint8Array): Promise<boolean> {
+    assertHexId(id, "chunk");
+    if (bytes.length > MAX_CHUNK_SIZE) {
+      throw new ChunkCorruptError(
+        `chunk ${id} is ${bytes.length} bytes, more than any chunk can be`,
+        {
+          chunk: id,
+          actual: "",
+          size: bytes.length,
+        },
+      );
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== id) {
+      throw new ChunkCorruptError(
+        `refusing chunk ${id}: its ${bytes.length} bytes hash to ${actual}`,
+        { chunk: id, actual, size: bytes.length },
+      );
+    }
+    if (await this.touch(id)) return false;
+    await this.writeTrusted(id, bytes);
+    return true;
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.fs.unlink(this.path(id));
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error;
+    }
+  }
+
+  /**
+   * Every chunk file, with its size and mtime. Names that are not chunk ids
+   * (stray files) are reported through `stray` and never touched.
+   */
+  async *list(stray?: (path: string) => void): AsyncGenerator<ChunkFile> {
+    for (const fan of (await this.fs.readdir(this.dir)).sort()) {
+      const fanDir = join(this.dir, fan);
+      if (!FANOUT.test(fan)) {
+        stray?.(fanDir);
+        continue;
+      }
+      for (const rest of (await this.fs.readdir(fanDir)).sort()) {
+        const path = join(fanDir, rest);
+        if (!REST.test(rest)) {
+          stray?.(path);
+          continue;
+        }
+        try {
+          const st = await this.fs.stat(path);
+          yield { id: fan + rest, size: st.size, mtimeMs: st.mtimeMs };
+        } catch (error) {
+          if (errnoCode(error) !== "ENOENT") throw error;
+        }
+      }
+    }
+  }
+}

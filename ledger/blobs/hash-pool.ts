@@ -1,0 +1,127 @@
+/**
+ * Two hashing threads so `put` can chunk on the main thread while the
+ * SHA-256 work runs beside it:
+ *
+ *     main:      read → copy into shared block → FastCDC cuts → writes
+ *     worker 0:  whole-blob SHA-256 (sequential, one stream per put)
+ *     worker 1:  chunk ids (SHA-256 of each chunk of a block)
+ *
+ * Blocks are SharedArrayBuffers, so no bytes are copied between threads. The
+ * workers are started on first use, kept for the store's lifetime, and unref'd
+ * whenever nothing is pending so an idle pool never keeps a process alive.
+ */
+import { Worker } from "node:worker_threads";
+import type { HashReply, HashRequest } from "./hash-worker.ts";
+
+interface Pending {
+  resolve: (reply: HashReply) => void;
+  reject: (error: Error) => void;
+}
+
+class HashThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private failed: Error | undefined;
+
+  constructor() {
+    this.worker = new Worker(new URL("./hash-worker.ts", import.meta.url));
+    this.worker.unref();
+    this.worker.on("message", (reply: HashReply) => {
+      const p = this.pending.get(reply.seq);
+      if (!p) return;
+      this.pending.delete(reply.seq);
+      if (this.pending.size === 0) this.worker.unref();
+      if ("error" in reply) p.reject(new Error(`hash worker: ${reply.error}`));
+      else p.resolve(reply);
+    });
+    const fail = (error: Error) => {
+      this.failed = error;
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`hash worker exited (${code})`)));
+  }
+
+  post(message: HashRequest): void {
+    if (this.failed) throw this.failed;
+    this.worker.postMessage(message);
+  }
+
+  request(message: HashRequest & { seq: number }): Promise<HashReply> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(message.seq, { resolve, reject });
+      this.worker.postMessage(message);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+}
+
+/** A running whole-blob SHA-256 on the blob thread. */
+export interface BlobHasher {
+  update(view: Uint8Array): void;
+  digest(): Promise<string>;
+  discard(): void;
+}
+
+export class HashPool {
+  private threads: [HashThread, HashThread] | undefined;
+  private seq = 0;
+  private streams = 0;
+
+  private get started(): [HashThread, HashThread] {
+    this.threads ??= [new HashThread(), new HashThread()];
+    return this.threads;
+  }
+
+  /** SHA-256 ids of consecutive chunks in `data` (which must view a SharedArrayBuffer). */
+  async chunkIds(data: Uint8Array, lengths: number[]): Promise<string[]> {
+    const reply = await this.started[1].request({
+      op: "chunks",
+      seq: ++this.seq,
+      buffer: sharedBuffer(data),
+      byteOffset: data.byteOffset,
+      lengths,
+    });
+    return (reply as { ids: string[] }).ids;
+  }
+
+  blobHasher(): BlobHasher {
+    const thread = this.started[0];
+    const stream = ++this.streams;
+    return {
+      update: (view) =>
+        thread.post({
+          op: "update",
+          stream,
+          buffer: sharedBuffer(view),
+          byteOffset: view.byteOffset,
+          length: view.length,
+        }),
+      digest: async () => {
+        const reply = await thread.request({ op: "digest", seq: ++this.seq, stream });
+        return (reply as { hex: string }).hex;
+      },
+      discard: () => thread.post({ op: "discard", stream }),
+    };
+  }
+
+  async close(): Promise<void> {
+    const threads = this.threads;
+    this.threads = undefined;
+    if (threads) await Promise.all(threads.map((t) => t.terminate()));
+  }
+}
+
+function sharedBuffer(view: Uint8Array): SharedArrayBuffer {
+  if (!(view.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError("hash pool: data must be a view on a SharedArrayBuffer");
+  }
+  return view.buffer;
+}
