@@ -246,15 +246,7 @@ export class Repository implements ObjectReader {
     const path = join(this.gitdir, ref);
     await fsp.mkdir(dirname(path), { recursive: true });
     const lock = `${path}.lock`;
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(lock, "wx", 0o644);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-        throw new RefConflictError(ref, expected, "locked");
-      }
-      throw error;
-    }
+    const handle = await acquireLock(lock, () => new RefConflictError(ref, expected, "locked"));
     try {
       const actual = await this.readRef(ref);
       if (actual !== expected) throw new RefConflictError(ref, expected, actual);
@@ -282,6 +274,32 @@ export class Repository implements ObjectReader {
       if (match) refs.set(match[2]!, match[1]!);
     }
     return refs;
+  }
+}
+
+/** A live writer holds a ref lock for milliseconds; one older than this was left by a crash. */
+const STALE_LOCK_MS = 2_000;
+
+/**
+ * Takes git's `<ref>.lock`. A writer killed while holding it leaves it behind,
+ * which would block every later write, so a lock that stays untouched past
+ * STALE_LOCK_MS is removed and taken over.
+ */
+async function acquireLock(lock: string, busy: () => Error): Promise<fsp.FileHandle> {
+  const deadline = Date.now() + STALE_LOCK_MS * 2;
+  for (;;) {
+    try {
+      return await fsp.open(lock, "wx", 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const stat = await fsp.stat(lock).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+      await fsp.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw busy();
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
