@@ -273,6 +273,7 @@ export class BlobStore {
         size += batch.data.length;
         const lengths = batch.chunks.map((c) => c.length);
         let ids: Promise<string[]>;
+        let hashed: Promise<void> | undefined;
         if (inline) {
           inline.update(batch.data);
           const local: string[] = [];
@@ -283,12 +284,12 @@ export class BlobStore {
           }
           ids = Promise.resolve(local);
         } else {
-          hasher!.update(batch.data);
+          hashed = hasher!.update(batch.data);
           ids = batch.chunks.length ? this.pool.chunkIds(batch.data, lengths) : Promise.resolve([]);
         }
         const slot = entries.length;
         entries.length += lengths.length;
-        const work = ids.then(async (list) => {
+        const written = ids.then(async (list) => {
           const writes: Promise<void>[] = [];
           let o = 0;
           for (let k = 0; k < list.length; k++) {
@@ -299,6 +300,11 @@ export class BlobStore {
           }
           await Promise.all(writes);
         });
+        // The block goes back to the chunker once both threads and every
+        // write are done with it, whether they succeeded or not.
+        const work = Promise.all([written, hashed]).finally(() =>
+          Promise.allSettled([written, hashed]).then(() => batch.release()),
+        );
         const tracked = work.then(
           () => {
             inFlight.delete(tracked);

@@ -65,7 +65,8 @@ class HashThread {
 
 /** A running whole-blob SHA-256 on the blob thread. */
 export interface BlobHasher {
-  update(view: Uint8Array): void;
+  /** Resolves once the bytes are hashed (the view may then be reused). */
+  update(view: Uint8Array): Promise<void>;
   digest(): Promise<string>;
   discard(): void;
 }
@@ -96,14 +97,16 @@ export class HashPool {
     const thread = this.started[0];
     const stream = ++this.streams;
     return {
-      update: (view) =>
-        thread.post({
+      update: async (view) => {
+        await thread.request({
           op: "update",
+          seq: ++this.seq,
           stream,
           buffer: sharedBuffer(view),
           byteOffset: view.byteOffset,
           length: view.length,
-        }),
+        });
+      },
       digest: async () => {
         const reply = await thread.request({ op: "digest", seq: ++this.seq, stream });
         return (reply as { hex: string }).hex;

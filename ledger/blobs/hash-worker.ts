@@ -8,13 +8,21 @@ import { parentPort } from "node:worker_threads";
 
 export type HashRequest =
   | { op: "chunks"; seq: number; buffer: SharedArrayBuffer; byteOffset: number; lengths: number[] }
-  | { op: "update"; stream: number; buffer: SharedArrayBuffer; byteOffset: number; length: number }
+  | {
+      op: "update";
+      seq: number;
+      stream: number;
+      buffer: SharedArrayBuffer;
+      byteOffset: number;
+      length: number;
+    }
   | { op: "digest"; seq: number; stream: number }
   | { op: "discard"; stream: number };
 
 export type HashReply =
   | { seq: number; ids: string[] }
   | { seq: number; hex: string }
+  | { seq: number; done: true }
   | { seq: number; error: string };
 
 const port = parentPort;
@@ -44,6 +52,8 @@ if (port) {
           streams.set(m.stream, hash);
         }
         hash.update(new Uint8Array(m.buffer, m.byteOffset, m.length));
+        // The ack lets the main thread reuse the block.
+        port.postMessage({ seq: m.seq, done: true } satisfies HashReply);
         break;
       }
       case "digest": {

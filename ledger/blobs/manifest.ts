@@ -79,8 +79,9 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     fail(1, "magic", `first line must be '${MANIFEST_MAGIC}' (got '${lines[0]!.slice(0, 40)}')`);
   }
 
-  const values: Partial<Record<(typeof FIELDS)[number], string>> = {};
-  for (let k = 0; k < FIELDS.length; k++) {
+  // Fields in their fixed order, each value checked as soon as it is read so
+  // the first error reported is the first one in the file.
+  const value = (k: number): string => {
     const lineNo = k + 2;
     const line = lines[k + 1];
     const want = FIELDS[k]!;
@@ -95,21 +96,22 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
       fail(lineNo, key || want, `unknown field '${key.slice(0, 40)}' (expected '${want}')`);
     }
     if (space < 0) fail(lineNo, want, `field '${want}' has no value`);
-    values[want] = line!.slice(space + 1);
-  }
+    return line!.slice(space + 1);
+  };
 
-  const size = decimal(values.size!, 2, "size", fail);
-  const sha256 = values.sha256!;
+  const size = decimal(value(0), 2, "size", fail);
+  const sha256 = value(1);
   if (!isHexId(sha256)) fail(3, "sha256", "sha256 must be 64 lowercase hex characters");
   let chunker: ChunkerParams;
   try {
-    chunker = parseChunkerParams(values.chunker!, `${source}:4`);
+    chunker = parseChunkerParams(value(2), `${source}:4`);
   } catch (error) {
+    if (error instanceof ManifestFormatError) throw error;
     const field = (error as { data?: { field?: string } }).data?.field;
     const message = (error as Error).message.replace(`${source}:4: `, "");
     return fail(4, field && field !== "chunker" ? `chunker.${field}` : "chunker", message);
   }
-  const count = decimal(values.chunks!, 5, "chunks", fail);
+  const count = decimal(value(3), 5, "chunks", fail);
   const chunkLines = lines.length - 1 - FIELDS.length;
   if (chunkLines !== count) {
     fail(
