@@ -1,3 +1,4 @@
+import { blobCommand } from "./blob.ts";
 import type { Command } from "./command.ts";
 import { initCommand } from "./init.ts";
 import { keyCommand } from "./key.ts";
@@ -18,4 +19,5 @@ export const commands: Command[] = [
   rfcCommand,
   logCommand,
   verifyCommand,
+  blobCommand,
 ];

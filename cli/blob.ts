@@ -1,0 +1,241 @@
+import { once } from "node:events";
+import { createReadStream } from "node:fs";
+import { open, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { type BlobStore, DEFAULT_GC_GRACE_MS, openBlobStore } from "../ledger/blobs/blob-store.ts";
+import { StoreCheckError } from "../ledger/blobs/errors.ts";
+import type { Manifest } from "../ledger/blobs/manifest.ts";
+import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
+import type { Command, CommandContext, ParsedArgs } from "./command.ts";
+import { stringOption } from "./command.ts";
+
+function expectPositionals(args: ParsedArgs, count: number, usage: string): void {
+  if (args.positionals.length !== count) {
+    const what = args.positionals.length > count ? "too many arguments" : "missing argument";
+    throw new UsageError(`${what}\nusage: gdo ${usage}`);
+  }
+}
+
+async function withStore<T>(
+  ctx: CommandContext,
+  body: (store: BlobStore) => Promise<T>,
+): Promise<T> {
+  const store = await openBlobStore({ dataDir: ctx.dataDir });
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Until the ledger is wired in, the live manifests for gc are the store's
+ * own local copies (so gc removes only chunks no stored manifest references).
+ */
+async function* localManifests(store: BlobStore): AsyncGenerator<Manifest> {
+  for await (const entry of store.manifests()) if (entry.manifest) yield entry.manifest;
+}
+
+function ioError(path: string, error: unknown): GdoError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new NotFoundError(`${path}: no such file`, { path });
+  return new GdoError("io-error", `${path}: ${code ?? (error as Error).message}`, {
+    path,
+    errno: code,
+  });
+}
+
+const putUsage = "blob put FILE|-";
+const blobPut: Command = {
+  name: "put",
+  summary: "chunk and store a file (or stdin), print its manifest id",
+  usage: putUsage,
+  async run(ctx, args) {
+    expectPositionals(args, 1, putUsage);
+    const name = args.positionals[0]!;
+    let source: AsyncIterable<Uint8Array>;
+    if (name === "-") source = process.stdin;
+    else {
+      const path = resolve(ctx.cwd, name);
+      try {
+        if (!(await stat(path)).isFile()) throw new UsageError(`${path} is not a regular file`);
+      } catch (error) {
+        if (error instanceof GdoError) throw error;
+        throw ioError(path, error);
+      }
+      source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    }
+    const result = await withStore(ctx, (store) => store.put({ source }));
+    ctx.err(
+      `gdo: stored ${result.manifest.size} bytes in ${result.manifest.chunks.length} chunks (${result.newChunks} new, ${result.newBytes} new bytes)\n`,
+    );
+    ctx.out(`${result.id}\n`);
+    return 0;
+  },
+};
+
+/** Writes to stdout honouring backpressure (binary data cannot go through ctx.out, which takes text). */
+async function toStdout(pieces: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const piece of pieces) {
+    if (!process.stdout.write(piece)) await once(process.stdout, "drain");
+  }
+}
+
+/**
+ * Writes to `path` through a temp file in the same folder, renamed into place
+ * only after the whole-blob hash verified: a failed get leaves no partial
+ * output and does not clobber an existing file.
+ */
+async function toFile(path: string, pieces: AsyncIterable<Uint8Array>): Promise<void> {
+  let special = false;
+  try {
+    special = !(await stat(path)).isFile();
+  } catch {}
+  const target = special
+    ? path
+    : join(dirname(path), `.${basename(path)}.gdo-partial-${process.pid}`);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(target, special ? "w" : "wx", 0o644);
+  } catch (error) {
+    throw ioError(target, error);
+  }
+  try {
+    for await (const piece of pieces) await handle.write(piece);
+    await handle.close();
+    if (!special) await rename(target, path);
+  } catch (error) {
+    await handle.close().catch(() => {});
+    if (!special) await unlink(target).catch(() => {});
+    throw error;
+  }
+}
+
+const getUsage = "blob get ID [-o FILE]";
+const blobGet: Command = {
+  name: "get",
+  summary: "write a blob to stdout or FILE, verifying every chunk and the whole",
+  usage: getUsage,
+  options: { output: { type: "string", short: "o" } },
+  async run(ctx, args) {
+    expectPositionals(args, 1, getUsage);
+    const id = args.positionals[0]!;
+    const output = stringOption(args, "output");
+    await withStore(ctx, async (store) => {
+      await store.manifest({ id }); // fail before creating any output
+      const pieces = store.get({ id });
+      if (output === undefined || output === "-") await toStdout(pieces);
+      else await toFile(resolve(ctx.cwd, output), pieces);
+    });
+    return 0;
+  },
+};
+
+const lsUsage = "blob ls";
+const blobLs: Command = {
+  name: "ls",
+  summary: "list stored blobs: id, size, chunk count",
+  usage: lsUsage,
+  async run(ctx, args) {
+    expectPositionals(args, 0, lsUsage);
+    await withStore(ctx, async (store) => {
+      for await (const entry of store.manifests()) {
+        if (entry.manifest) {
+          ctx.out(`${entry.id} ${entry.manifest.size} ${entry.manifest.chunks.length}\n`);
+        } else ctx.err(`gdo: ${entry.id}: ${entry.error?.message}\n`);
+      }
+    });
+    return 0;
+  },
+};
+
+const checkUsage = "blob check [--read-data]";
+const blobCheck: Command = {
+  name: "check",
+  summary: "verify manifests and chunks (--read-data re-hashes every chunk); exit 1 if any is bad",
+  usage: checkUsage,
+  options: { "read-data": { type: "boolean" } },
+  async run(ctx, args) {
+    expectPositionals(args, 0, checkUsage);
+    const readData = args.values["read-data"] === true;
+    const report = await withStore(ctx, (store) => store.check({ readData }));
+    for (const m of report.badManifests) ctx.out(`bad manifest ${m.id}: ${m.reason}\n`);
+    for (const c of report.missingChunks)
+      ctx.out(`missing chunk ${c.chunk} (blobs: ${c.blobs.join(", ")})\n`);
+    for (const c of report.corruptChunks) {
+      ctx.out(`corrupt chunk ${c.chunk}: ${c.reason} (blobs: ${c.blobs.join(", ") || "none"})\n`);
+    }
+    for (const b of report.affectedBlobs) ctx.out(`affected blob ${b}\n`);
+    for (const p of report.strayFiles) ctx.err(`gdo: stray file ${p} (ignored)\n`);
+    const what = readData
+      ? `${report.chunks} chunks re-hashed (${report.checkedBytes} bytes)`
+      : `${report.chunks} chunks`;
+    ctx.out(`checked ${report.blobs} blobs, ${what}\n`);
+    if (!report.ok) {
+      throw new StoreCheckError(
+        `${report.affectedBlobs.length} blob(s) affected: ${report.missingChunks.length} missing chunk(s), ${report.corruptChunks.length} corrupt chunk(s), ${report.badManifests.length} bad manifest(s)`,
+        {
+          badChunks: report.corruptChunks.map((c) => c.chunk),
+          missingChunks: report.missingChunks.map((c) => c.chunk),
+          blobs: report.affectedBlobs,
+          badManifests: report.badManifests.map((m) => m.id),
+        },
+      );
+    }
+    return 0;
+  },
+};
+
+const gcUsage = "blob gc [--grace SECONDS]";
+const blobGc: Command = {
+  name: "gc",
+  summary: "remove chunks no stored manifest references (older than the grace period)",
+  usage: gcUsage,
+  options: { grace: { type: "string" } },
+  async run(ctx, args) {
+    expectPositionals(args, 0, gcUsage);
+    const grace = stringOption(args, "grace");
+    if (grace !== undefined && !/^\d+$/.test(grace)) {
+      throw new UsageError(`--grace must be a number of seconds\nusage: gdo ${gcUsage}`);
+    }
+    const graceMs = grace === undefined ? DEFAULT_GC_GRACE_MS : Number(grace) * 1000;
+    const r = await withStore(ctx, (store) =>
+      store.gc({ liveManifests: localManifests(store), graceMs }),
+    );
+    ctx.out(
+      `removed ${r.removedChunks} chunks (${r.removedBytes} bytes), ${r.removedManifests} manifests, ${r.removedTempFiles} temp files; kept ${r.keptChunks} chunks (${r.keptByGrace} within the grace period)\n`,
+    );
+    return 0;
+  },
+};
+
+const statsUsage = "blob stats";
+const blobStats: Command = {
+  name: "stats",
+  summary: "blobs, chunks, logical vs stored bytes, dedup ratio",
+  usage: statsUsage,
+  async run(ctx, args) {
+    expectPositionals(args, 0, statsUsage);
+    const s = await withStore(ctx, (store) => store.stats());
+    ctx.out(
+      [
+        `blobs: ${s.blobs}`,
+        `chunks: ${s.chunks}`,
+        `logical bytes: ${s.logicalBytes}`,
+        `stored bytes: ${s.storedBytes}`,
+        `unreferenced chunks: ${s.unreferencedChunks}`,
+        `dedup ratio: ${s.dedupRatio.toFixed(2)}`,
+        `chunker: ${s.chunker}`,
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  },
+};
+
+export const blobCommand: Command = {
+  name: "blob",
+  summary: "store, fetch, check and collect content-chunked blobs (RFC 0004)",
+  usage: "blob <put|get|ls|check|gc|stats> [options]",
+  subcommands: [blobPut, blobGet, blobLs, blobCheck, blobGc, blobStats],
+};
