@@ -56,21 +56,49 @@ export function isOid(value: string): boolean {
  * new one, never a partial one: temp file in the same folder, optional fsync,
  * rename over the target.
  */
-async function writeFileReplacing(path: string, data: Uint8Array | string, durable: boolean) {
+function writeFileReplacing(path: string, data: Uint8Array | string, durable: boolean) {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const handle = await fsp.open(tmp, "wx", 0o644);
+  const fd = fs.openSync(tmp, "wx", 0o644);
   try {
-    await handle.writeFile(data);
-    if (durable) await handle.sync();
+    fs.writeFileSync(fd, data);
+    if (durable) fs.fsyncSync(fd);
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
   try {
-    await fsp.rename(tmp, path);
+    fs.renameSync(tmp, path);
   } catch (error) {
-    await fsp.rm(tmp, { force: true });
+    fs.rmSync(tmp, { force: true });
     throw error;
   }
+}
+
+/**
+ * The fs isomorphic-git writes through. Its calls are small and many (an
+ * existence check, a mkdir and a write per object); running them as sync
+ * calls behind promises avoids a thread-pool round trip each, which made block
+ * appends I/O-latency bound.
+ */
+function ledgerFs(durable: boolean): PromiseFsClient {
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    async (...args: A): Promise<R> =>
+      fn(...args);
+  return {
+    promises: {
+      readFile: wrap(fs.readFileSync),
+      writeFile: wrap((path: string, data: Uint8Array | string) => writeFileReplacing(path, data, durable)),
+      unlink: wrap(fs.unlinkSync),
+      readdir: wrap(fs.readdirSync),
+      mkdir: wrap(fs.mkdirSync),
+      rmdir: wrap(fs.rmdirSync),
+      stat: wrap(fs.statSync),
+      lstat: wrap(fs.lstatSync),
+      readlink: wrap(fs.readlinkSync),
+      symlink: wrap(fs.symlinkSync),
+      chmod: wrap(fs.chmodSync),
+    },
+  };
 }
 
 /**
@@ -89,13 +117,7 @@ export class Repository implements ObjectReader {
   private constructor(gitdir: string, durable: boolean) {
     this.gitdir = gitdir;
     this.durable = durable;
-    this.#fs = {
-      promises: {
-        ...(fsp as unknown as PromiseFsClient["promises"]),
-        writeFile: (path: string, data: Uint8Array | string) =>
-          writeFileReplacing(path, data, durable),
-      },
-    };
+    this.#fs = ledgerFs(durable);
   }
 
   /** Opens an existing bare repository; `durable: false` skips fsync (benchmarks, tests). */

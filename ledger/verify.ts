@@ -4,8 +4,9 @@ import { GdoError, VerificationError } from "./errors.ts";
 import { BadSignatureError, SignatureFormatError } from "./key-errors.ts";
 import { authorize } from "./policy.ts";
 import type { ObjectReader } from "./repository.ts";
+import type { SignatureJob, SignaturePool } from "./signature-pool.ts";
 import type { SshPublicKey } from "./sshkey.ts";
-import { parseSshsig, verifyParsed } from "./sshsig.ts";
+import { parseSshsig, signedData, verifyParsed } from "./sshsig.ts";
 import { type Change, diffTrees } from "./tree-diff.ts";
 import { TreeReader } from "./tree-reader.ts";
 
@@ -65,11 +66,19 @@ export class Verifier {
   readonly #blocks = new Map<string, VerifiedBlock>();
   readonly #charters = new Map<string, Charter>();
   readonly #checks: BlockCheck[];
+  readonly #pool: SignaturePool | undefined;
+  /** Signature verdicts computed ahead on the pool, by block id. */
+  readonly #signatureVerdicts = new Map<string, Promise<boolean>>();
   #genesis: string | undefined;
 
-  constructor({ objects, checks = [] }: { objects: ObjectReader; checks?: BlockCheck[] }) {
+  constructor({
+    objects,
+    checks = [],
+    pool,
+  }: { objects: ObjectReader; checks?: BlockCheck[]; pool?: SignaturePool }) {
     this.reader = new TreeReader(objects);
     this.#checks = checks;
+    this.#pool = pool;
   }
 
   get genesis(): string | undefined {
@@ -82,9 +91,15 @@ export class Verifier {
 
   /** Verifies a head and all its ancestors; throws the first invalid block (oldest first). */
   async verify(head: string, { signal }: { signal?: AbortSignal } = {}): Promise<VerifiedBlock> {
-    for (const oid of await this.#unverifiedAncestry(head)) {
-      signal?.throwIfAborted();
-      await this.#verifyOne(oid);
+    const order = await this.#unverifiedAncestry(head);
+    if (this.#pool && order.length >= 64) this.#checkSignaturesAhead(order, this.#pool);
+    try {
+      for (const oid of order) {
+        signal?.throwIfAborted();
+        await this.#verifyOne(oid);
+      }
+    } finally {
+      for (const oid of order) this.#signatureVerdicts.delete(oid);
     }
     return this.#blocks.get(head)!;
   }
@@ -109,6 +124,41 @@ export class Verifier {
       }
     }
     return order;
+  }
+
+  /**
+   * Sends every signature of a batch to the pool at once; the sequential pass
+   * then awaits each verdict in turn. A signature that does not parse is left
+   * for the sequential pass, which reports it in order.
+   */
+  #checkSignaturesAhead(order: string[], pool: SignaturePool): void {
+    const BATCH = 256;
+    for (let start = 0; start < order.length; start += BATCH) {
+      const oids: string[] = [];
+      const jobs: SignatureJob[] = [];
+      for (const oid of order.slice(start, start + BATCH)) {
+        const commit = this.#parsed.get(oid);
+        if (!commit?.signature) continue;
+        try {
+          const parsed = parseSshsig(commit.signature, `block ${oid}`);
+          if (parsed.namespace !== GIT_NAMESPACE) continue;
+          jobs.push({
+            signedData: signedData(commit.payload, GIT_NAMESPACE, parsed.hashAlgorithm),
+            key: parsed.publicKey.raw,
+            signature: parsed.signature,
+          });
+          oids.push(oid);
+        } catch {
+          // Reported by the sequential pass.
+        }
+      }
+      const results = pool.check(jobs);
+      oids.forEach((oid, i) => {
+        const verdict = results.then((r) => r[i] === true);
+        verdict.catch(() => {});
+        this.#signatureVerdicts.set(oid, verdict);
+      });
+    }
   }
 
   readonly #parsed = new Map<string, ParsedCommit>();
@@ -157,7 +207,9 @@ export class Verifier {
         `namespace '${parsed.namespace}', expected '${GIT_NAMESPACE}'`,
       );
     }
-    if (!verifyParsed(parsed, commit.payload, GIT_NAMESPACE)) {
+    const ahead = this.#signatureVerdicts.get(oid);
+    const valid = ahead ? await ahead : verifyParsed(parsed, commit.payload, GIT_NAMESPACE);
+    if (!valid) {
       throw new BadSignatureError(
         `block ${oid}`,
         "the signature does not match the block's bytes",
