@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { deflateSync } from "node:zlib";
+import { commands } from "../../cli/commands.ts";
+import { runCli } from "../../cli/main.ts";
+import { scratch } from "../helpers/ledger.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+
+async function gdo(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  let out = "";
+  let err = "";
+  const code = await runCli(args, {
+    cwd,
+    env,
+    out: (s) => void (out += s),
+    err: (s) => void (err += s),
+  });
+  return { code, out, err };
+}
+
+/** A folder with a key and an initialised ledger holding one RFC. */
+async function workspace() {
+  const cwd = scratch("gdo-cli-");
+  mkdirSync(join(cwd, "rfcs"));
+  writeFileSync(join(cwd, "rfcs", "0001-first.md"), "---\nrfc: 1\n---\n# First\n");
+  assert.equal((await gdo(["key", "new", "--comment", "alice@example"], cwd)).code, 0);
+  const init = await gdo(["init", "--name", "Test Space"], cwd);
+  assert.equal(init.code, 0, init.err);
+  return cwd;
+}
+
+describe("gdo ledger commands", () => {
+  test("should answer --help on every command and subcommand with exit 0", async () => {
+    const cwd = scratch("gdo-cli-");
+    const visit = async (path: string[], cmd: (typeof commands)[number]) => {
+      const run = await gdo([...path, cmd.name, "--help"], cwd);
+      assert.equal(run.code, 0, `${[...path, cmd.name].join(" ")} --help: ${run.err}`);
+      assert.match(run.out, /usage: gdo /);
+      for (const sub of cmd.subcommands ?? []) await visit([...path, cmd.name], sub);
+    };
+    for (const cmd of commands) await visit([], cmd);
+  });
+
+  test("should exit 2 on an unknown command or flag and 3 when the key is missing", async () => {
+    const cwd = scratch("gdo-cli-");
+    assert.equal((await gdo(["frobnicate"], cwd)).code, 2);
+    assert.equal((await gdo(["verify", "--nope"], cwd)).code, 2);
+    const noKey = await gdo(["init"], cwd);
+    assert.equal(noKey.code, 3);
+    assert.match(noKey.err, /key/);
+  });
+
+  test("should init, add and revoke members, write blocks and log them with verdicts", async () => {
+    const cwd = await workspace();
+    assert.equal(
+      (await gdo(["key", "new", "--key", "door.key", "--comment", "door"], cwd)).code,
+      0,
+    );
+    const add = await gdo(
+      ["member", "add", "door-1", "--pubkey-file", "door.key.pub", "--role", "device"],
+      cwd,
+    );
+    assert.equal(add.code, 0, add.err);
+    writeFileSync(join(cwd, "swipe.log"), "badge 7 allowed\n");
+    const own = await gdo(
+      ["write", "--key", "door.key", "logs/door-1/today.log=swipe.log", "-m", "swipes"],
+      cwd,
+    );
+    assert.equal(own.code, 0, own.err);
+    const other = await gdo(
+      ["write", "--key", "door.key", "charter/roles.yaml=swipe.log", "-m", "grab"],
+      cwd,
+    );
+    assert.equal(other.code, 1);
+    assert.match(other.err, /policy-violation/);
+    assert.equal((await gdo(["member", "revoke", "door-1", "--reason", "stolen"], cwd)).code, 0);
+    const after = await gdo(
+      ["write", "--key", "door.key", "logs/door-1/today.log=rfcs/0001-first.md", "-m", "x"],
+      cwd,
+    );
+    assert.equal(after.code, 3);
+    assert.match(after.err, /not an active member/);
+    const list = await gdo(["member", "list"], cwd);
+    assert.match(list.out, /door-1\s+revoked \d{4}-\d{2}-\d{2}/);
+    const log = await gdo(["log"], cwd);
+    assert.equal(log.code, 0);
+    const lines = log.out.trim().split("\n");
+    assert.equal(lines.length, 4);
+    assert.ok(
+      lines.every((l) => / valid /.test(l)),
+      log.out,
+    );
+    assert.match(lines[0]!, /Revoke member door-1/);
+    const verify = await gdo(["verify"], cwd);
+    assert.equal(verify.code, 0);
+    assert.match(verify.out, /all valid/);
+  });
+
+  test("should exit 1 from verify and name the block when an object was tampered with", async () => {
+    const cwd = await workspace();
+    writeFileSync(join(cwd, "x.md"), "x\n");
+    const oid = (await gdo(["write", "rfcs/0002-x.md=x.md", "-m", "two"], cwd)).out.trim();
+    const path = join(cwd, ".gdo", "ledger.git", "objects", oid.slice(0, 2), oid.slice(2));
+    const raw = readFileSync(path);
+    writeFileSync(path, deflateSync(Buffer.from("commit 3\0abc")));
+    const verify = await gdo(["verify"], cwd);
+    assert.equal(verify.code, 1);
+    assert.match(verify.out, new RegExp(`INVALID.*\\n.*${oid}.*corrupt-object`));
+    writeFileSync(path, raw);
+    assert.equal((await gdo(["verify"], cwd)).code, 0);
+    // A branch pointing at an object that does not exist.
+    writeFileSync(join(cwd, ".gdo", "ledger.git", "refs", "heads", "ghost"), `${"0".repeat(40)}\n`);
+    const ghost = await gdo(["verify"], cwd);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.out, /refs\/heads\/ghost[\s\S]*missing-object/);
+  });
+
+  test("should run through the bin launcher under the machine's default node", () => {
+    const cwd = scratch("gdo-cli-");
+    const result = spawnSync(
+      "node",
+      [join(root, "cli", "gdo.js"), "node", "--rfcs", join(root, "rfcs")],
+      { cwd, encoding: "utf8", env: { ...process.env, PATH: `/usr/local/bin:/usr/bin:/bin` } },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /created a development key/);
+    assert.match(result.stdout, /genesis [0-9a-f]{40} with \d+ archive file/);
+    const again = spawnSync("node", [join(root, "cli", "gdo.js"), "node"], {
+      cwd,
+      encoding: "utf8",
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /all verified/);
+    assert.doesNotMatch(again.stdout, /created/);
+  });
+});
