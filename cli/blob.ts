@@ -1,8 +1,8 @@
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
-import { open, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type BlobStore, DEFAULT_GC_GRACE_MS, openBlobStore } from "../ledger/blobs/blob-store.ts";
+import type { ChunkSource } from "../ledger/blobs/chunk-stream.ts";
 import { StoreCheckError } from "../ledger/blobs/errors.ts";
 import type { Manifest } from "../ledger/blobs/manifest.ts";
 import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
@@ -53,19 +53,28 @@ const blobPut: Command = {
   async run(ctx, args) {
     expectPositionals(args, 1, putUsage);
     const name = args.positionals[0]!;
-    let source: AsyncIterable<Uint8Array>;
-    if (name === "-") source = process.stdin;
-    else {
+    let source: ChunkSource = process.stdin;
+    let handle: FileHandle | undefined;
+    if (name !== "-") {
       const path = resolve(ctx.cwd, name);
       try {
-        if (!(await stat(path)).isFile()) throw new UsageError(`${path} is not a regular file`);
+        handle = await open(path, "r");
+        if (!(await handle.stat()).isFile()) throw new UsageError(`${path} is not a regular file`);
       } catch (error) {
+        await handle?.close();
         if (error instanceof GdoError) throw error;
         throw ioError(path, error);
       }
-      source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+      // Read straight into the chunker's blocks: no intermediate buffers.
+      const file = handle;
+      source = {
+        read: async (into, offset, length) =>
+          (await file.read(into, offset, length, null)).bytesRead,
+      };
     }
-    const result = await withStore(ctx, (store) => store.put({ source }));
+    const result = await withStore(ctx, (store) => store.put({ source })).finally(() =>
+      handle?.close(),
+    );
     ctx.err(
       `gdo: stored ${result.manifest.size} bytes in ${result.manifest.chunks.length} chunks (${result.newChunks} new, ${result.newBytes} new bytes)\n`,
     );

@@ -21,7 +21,10 @@ export async function folderAsEdits(dir: string, prefix: string): Promise<FileEd
       const path = join(current, entry.name);
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile()) {
-        edits.push({ path: `${prefix}/${relative(dir, path).split("\\").join("/")}`, content: await readFile(path) });
+        edits.push({
+          path: `${prefix}/${relative(dir, path).split("\\").join("/")}`,
+          content: await readFile(path),
+        });
       }
     }
   };

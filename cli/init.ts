@@ -12,14 +12,22 @@ export const initCommand: Command = {
   usage: "init [--name ORG] [--founder NAME] [--rfcs DIR]",
   options: { name: { type: "string" }, founder: { type: "string" }, rfcs: { type: "string" } },
   async run(ctx, args) {
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+    if (args.positionals.length > 0)
+      throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
     const key = await loadKey(ctx);
     const founder = stringOption(args, "founder") ?? memberNameFrom(key.publicKey.comment);
-    if (!MEMBER_NAME.test(founder)) throw new UsageError(`--founder '${founder}' must match ${MEMBER_NAME}`);
+    if (!MEMBER_NAME.test(founder))
+      throw new UsageError(`--founder '${founder}' must match ${MEMBER_NAME}`);
     const rfcsDir = resolve(ctx.cwd, stringOption(args, "rfcs") ?? "rfcs");
     const files = await folderAsEdits(rfcsDir, "rfcs");
     const name = stringOption(args, "name") ?? "gdo ledger";
-    const { ledger, genesis } = await Ledger.create({ gitdir: ctx.ledgerPath, key, founder, name, files });
+    const { ledger, genesis } = await Ledger.create({
+      gitdir: ctx.ledgerPath,
+      key,
+      founder,
+      name,
+      files,
+    });
     const charter = await ledger.charter();
     ctx.out(
       `created ledger ${charter.id} at ${ctx.ledgerPath}\n` +

@@ -39,7 +39,10 @@ export const logCommand: Command = {
       try {
         const block = await verifier.verify(oid);
         const subject = block.commit.message.split("\n")[0];
-        const when = new Date(block.commit.committer.timestamp * 1000).toISOString().slice(0, 16).replace("T", " ");
+        const when = new Date(block.commit.committer.timestamp * 1000)
+          .toISOString()
+          .slice(0, 16)
+          .replace("T", " ");
         line = `${block.signer.padEnd(16)} ${when}  ${subject}`;
       } catch (error) {
         if (!(error instanceof GdoError)) throw error;

@@ -13,7 +13,10 @@ function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
 
-function memberEdit(member: Member, changes: Partial<{ revoked: string; revokedReason: string }> = {}) {
+function memberEdit(
+  member: Member,
+  changes: Partial<{ revoked: string; revokedReason: string }> = {},
+) {
   return {
     path: `${MEMBERS_DIR}/${member.name}.yaml`,
     content: encoder.encode(
@@ -30,9 +33,11 @@ function memberEdit(member: Member, changes: Partial<{ revoked: string; revokedR
 }
 
 function oneName(args: ParsedArgs, usage: string): string {
-  if (args.positionals.length !== 1) throw new UsageError(`expected one member name\nusage: gdo ${usage}`);
+  if (args.positionals.length !== 1)
+    throw new UsageError(`expected one member name\nusage: gdo ${usage}`);
   const name = args.positionals[0]!;
-  if (!MEMBER_NAME.test(name)) throw new UsageError(`member name '${name}' must match ${MEMBER_NAME}`);
+  if (!MEMBER_NAME.test(name))
+    throw new UsageError(`member name '${name}' must match ${MEMBER_NAME}`);
   return name;
 }
 
@@ -40,7 +45,8 @@ async function branchOf(args: ParsedArgs) {
   return stringOption(args, "branch") ?? "main";
 }
 
-const addUsage = "member add NAME (--pubkey 'ssh-ed25519 AAAA…' | --pubkey-file FILE.pub) [--role ROLE]… [--branch B]";
+const addUsage =
+  "member add NAME (--pubkey 'ssh-ed25519 AAAA…' | --pubkey-file FILE.pub) [--role ROLE]… [--branch B]";
 const add: Command = {
   name: "add",
   summary: "add a member (a person or a device) with its public key and roles",
@@ -55,7 +61,8 @@ const add: Command = {
     const name = oneName(args, addUsage);
     const inline = stringOption(args, "pubkey");
     const file = stringOption(args, "pubkey-file");
-    if ((inline === undefined) === (file === undefined)) throw new UsageError(`give exactly one of --pubkey or --pubkey-file\nusage: gdo ${addUsage}`);
+    if ((inline === undefined) === (file === undefined))
+      throw new UsageError(`give exactly one of --pubkey or --pubkey-file\nusage: gdo ${addUsage}`);
     const source = file ? resolve(ctx.cwd, file) : "--pubkey";
     const line = file ? (await readFile(source, "utf8")).trim() : inline!;
     const publicKey = parsePublicKey(line, source);
@@ -64,7 +71,8 @@ const add: Command = {
     const key = await loadKey(ctx);
     const ref = await branchOf(args);
     const charter = await ledger.charter(ref);
-    if (charter.members.has(name)) throw new GdoError("member-exists", `member '${name}' already exists`, { name });
+    if (charter.members.has(name))
+      throw new GdoError("member-exists", `member '${name}' already exists`, { name });
     const oid = await ledger.commit({
       key,
       ref,
@@ -72,7 +80,9 @@ const add: Command = {
       edits: [
         {
           path: `${MEMBERS_DIR}/${name}.yaml`,
-          content: encoder.encode(serializeMember({ name, key: publicKey.keyText, roles, added: today() })),
+          content: encoder.encode(
+            serializeMember({ name, key: publicKey.keyText, roles, added: today() }),
+          ),
         },
       ],
     });
@@ -94,7 +104,10 @@ const revoke: Command = {
     const ref = await branchOf(args);
     const member = (await ledger.charter(ref)).members.get(name);
     if (!member) throw new GdoError("member-unknown", `no member named '${name}'`, { name });
-    if (member.revoked) throw new GdoError("member-revoked", `'${name}' was already revoked on ${member.revoked}`, { name });
+    if (member.revoked)
+      throw new GdoError("member-revoked", `'${name}' was already revoked on ${member.revoked}`, {
+        name,
+      });
     const reason = stringOption(args, "reason");
     const oid = await ledger.commit({
       key,
@@ -116,7 +129,9 @@ export function allowedSigners(members: Iterable<Member>): string {
 }
 
 async function listMembers(ledger: Ledger, ref: string) {
-  return [...(await ledger.charter(ref)).members.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...(await ledger.charter(ref)).members.values()].sort((a, b) =>
+    a.name.localeCompare(b.name),
+  );
 }
 
 const list: Command = {
@@ -134,7 +149,9 @@ const list: Command = {
     }
     for (const m of members) {
       const state = m.revoked ? `revoked ${m.revoked}` : "active";
-      ctx.out(`${m.name.padEnd(20)} ${state.padEnd(18)} ${(m.roles.join(",") || "-").padEnd(20)} ${m.key.fingerprint}\n`);
+      ctx.out(
+        `${m.name.padEnd(20)} ${state.padEnd(18)} ${(m.roles.join(",") || "-").padEnd(20)} ${m.key.fingerprint}\n`,
+      );
     }
     return 0;
   },

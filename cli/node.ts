@@ -6,7 +6,8 @@ import { memberNameFrom } from "./workspace.ts";
 
 export const nodeCommand: Command = {
   name: "node",
-  summary: "start this node: dev key on first run, ledger opened or created from rfcs/, history verified",
+  summary:
+    "start this node: dev key on first run, ledger opened or created from rfcs/, history verified",
   usage: "node [--rfcs DIR] [--name ORG]",
   options: { rfcs: { type: "string" }, name: { type: "string" } },
   async run(ctx, args) {
@@ -20,7 +21,9 @@ export const nodeCommand: Command = {
       organisation: stringOption(args, "name") ?? "gdo",
       log,
     });
-    log("ready. (Peer-to-peer sync and the site arrive with the node and site issues; this run opens, checks and reports.)");
+    log(
+      "ready. (Peer-to-peer sync and the site arrive with the node and site issues; this run opens, checks and reports.)",
+    );
     return 0;
   },
 };

@@ -24,7 +24,9 @@ export const verifyCommand: Command = {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    ctx.out(`${refs.size} branch(es) checked in ${seconds.toFixed(2)} s; ${failures === 0 ? "all valid" : `${failures} invalid`}\n`);
+    ctx.out(
+      `${refs.size} branch(es) checked in ${seconds.toFixed(2)} s; ${failures === 0 ? "all valid" : `${failures} invalid`}\n`,
+    );
     return failures === 0 ? 0 : 1;
   },
 };

@@ -21,5 +21,11 @@ export function memberNameFrom(text: string): string {
     .replace(/[^a-z0-9-]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 63);
-  return name || basename(process.cwd()).toLowerCase().replace(/[^a-z0-9-]+/g, "-") || "founder";
+  return (
+    name ||
+    basename(process.cwd())
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-") ||
+    "founder"
+  );
 }

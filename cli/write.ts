@@ -24,13 +24,22 @@ export const writeCommand: Command = {
     for (const spec of args.positionals) {
       const eq = spec.indexOf("=");
       if (eq <= 0) throw new UsageError(`'${spec}' is not LEDGER_PATH=LOCAL_FILE`);
-      edits.push({ path: spec.slice(0, eq), content: await readFile(resolve(ctx.cwd, spec.slice(eq + 1))) });
+      edits.push({
+        path: spec.slice(0, eq),
+        content: await readFile(resolve(ctx.cwd, spec.slice(eq + 1))),
+      });
     }
-    for (const path of (args.values.rm as string[] | undefined) ?? []) edits.push({ path, content: null });
+    for (const path of (args.values.rm as string[] | undefined) ?? [])
+      edits.push({ path, content: null });
     if (edits.length === 0) throw new UsageError(`nothing to write\nusage: gdo ${usage}`);
     const ledger = await openLedger(ctx);
     const key = await loadKey(ctx);
-    const oid = await ledger.commit({ key, edits, message, ref: stringOption(args, "branch") ?? "main" });
+    const oid = await ledger.commit({
+      key,
+      edits,
+      message,
+      ref: stringOption(args, "branch") ?? "main",
+    });
     ctx.out(`${oid}\n`);
     return 0;
   },

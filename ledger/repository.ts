@@ -87,7 +87,9 @@ function ledgerFs(durable: boolean): PromiseFsClient {
   return {
     promises: {
       readFile: wrap(fs.readFileSync),
-      writeFile: wrap((path: string, data: Uint8Array | string) => writeFileReplacing(path, data, durable)),
+      writeFile: wrap((path: string, data: Uint8Array | string) =>
+        writeFileReplacing(path, data, durable),
+      ),
       unlink: wrap(fs.unlinkSync),
       readdir: wrap(fs.readdirSync),
       mkdir: wrap(fs.mkdirSync),
