@@ -16,8 +16,12 @@ async function gdo(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const code = await runCli(args, {
     cwd,
     env,
-    out: (s) => void (out += s),
-    err: (s) => void (err += s),
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
   });
   return { code, out, err };
 }
