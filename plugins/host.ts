@@ -473,8 +473,12 @@ async function answerTree(
   try {
     if (message.op === "read") {
       const bytes = await tree.read(message.path);
-      // A copy: the caller's bytes may be a view into a shared buffer.
-      return { type: "tree", id: message.id, ...(bytes ? { bytes: bytes.slice() } : {}) };
+      if (!bytes) return { type: "tree", id: message.id };
+      // A copy, transferred to the worker: the caller's bytes may be a view into a
+      // shared buffer (Node's Buffer pool; Buffer#slice would not copy).
+      const copy = new Uint8Array(bytes.byteLength);
+      copy.set(bytes);
+      return { type: "tree", id: message.id, bytes: copy };
     }
     return { type: "tree", id: message.id, paths: await tree.list(message.path) };
   } catch (error) {

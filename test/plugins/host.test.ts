@@ -131,6 +131,23 @@ describe("plugin host", () => {
     );
   });
 
+  it("should copy bytes into the worker without detaching the caller's buffers", async () => {
+    await using host = await loadPlugins({ plugins: [{ module: behaving }] });
+    const pooled = Buffer.from("pooled bytes");
+    const tree = { read: async () => pooled, list: async () => ["behaving/ok"] };
+    const result = await host.validate({
+      before: memoryTree(),
+      after: tree,
+      changes: [{ path: "behaving/ok", kind: "add" }],
+    });
+    assert.deepEqual(
+      result.diagnostics.map((d) => d.reason),
+      ["pooled bytes"],
+    );
+    assert.equal(pooled.toString(), "pooled bytes");
+    assert.equal(Buffer.from("still usable").toString(), "still usable");
+  });
+
   it("should pass options to a module plugin's factory in its worker", async () => {
     await using host = await loadPlugins({
       plugins: [{ module: behaving, options: { name: "renamed", owns: "other/**" } }],
