@@ -12,7 +12,9 @@ import { assertRefName, Repository } from "./repository.ts";
 import type { SshPrivateKey } from "./sshkey.ts";
 import { signSshsig } from "./sshsig.ts";
 import { applyEdits, type FileEdit } from "./tree-builder.ts";
+import type { ChangeValidator } from "./validator.ts";
 import {
+  assertLandable,
   type BlockCheck,
   GIT_NAMESPACE,
   LEDGER_TRAILER,
@@ -21,6 +23,12 @@ import {
 } from "./verify.ts";
 
 export const MAIN = "refs/heads/main";
+
+/** The rules above the core that a ledger applies to every block (plugin validators, extra checks). */
+export interface LedgerRules {
+  checks?: BlockCheck[];
+  validate?: ChangeValidator;
+}
 
 export class LedgerExistsError extends GdoError {
   constructor(gitdir: string) {
@@ -49,6 +57,10 @@ export interface CommitInput {
   ref?: string;
   /** Extra parents (a merge). */
   mergeWith?: string[];
+  /** Trailers after `Gdo-Ledger` (proposal, merge and approval records). */
+  trailers?: [string, string][];
+  /** Write the block and return its id without moving any ref (a new proposal names its branch after it). */
+  noRef?: boolean;
   /** Clock for the commit's recorded time; only people read it. */
   now?: Date;
 }
@@ -72,25 +84,21 @@ function identity(name: string, email: string, now: Date): Identity {
  */
 export class Ledger {
   readonly repo: Repository;
-  readonly #checks: BlockCheck[];
-  #verifier: Verifier;
+  readonly #rules: LedgerRules;
+  readonly #verifier: Verifier;
 
-  private constructor(repo: Repository, checks: BlockCheck[]) {
+  private constructor(repo: Repository, rules: LedgerRules) {
     this.repo = repo;
-    this.#checks = checks;
-    this.#verifier = new Verifier({ objects: repo, checks });
+    this.#rules = rules;
+    this.#verifier = new Verifier({ objects: repo, ...rules });
   }
 
   static async open({
     gitdir,
     durable,
-    checks = [],
-  }: {
-    gitdir: string;
-    durable?: boolean;
-    checks?: BlockCheck[];
-  }) {
-    return new Ledger(await Repository.open({ gitdir, durable }), checks);
+    ...rules
+  }: { gitdir: string; durable?: boolean } & LedgerRules) {
+    return new Ledger(await Repository.open({ gitdir, durable }), rules);
   }
 
   /** Makes a new ledger whose genesis block holds the founder, the default charter and `files`. */
@@ -103,6 +111,7 @@ export class Ledger {
     now?: Date;
     durable?: boolean;
     checks?: BlockCheck[];
+    validate?: ChangeValidator;
   }): Promise<{ ledger: Ledger; genesis: string }> {
     try {
       await Repository.open({ gitdir: input.gitdir });
@@ -111,7 +120,7 @@ export class Ledger {
       if (!(error instanceof NotFoundError)) throw error;
     }
     const repo = await Repository.init({ gitdir: input.gitdir, durable: input.durable });
-    const ledger = new Ledger(repo, input.checks ?? []);
+    const ledger = new Ledger(repo, { checks: input.checks, validate: input.validate });
     const now = input.now ?? new Date();
     const id = randomBytes(16).toString("hex");
     const encoder = new TextEncoder();
@@ -143,6 +152,7 @@ export class Ledger {
       message: `Genesis of ${input.name}`,
       body: undefined,
       now,
+      trailers: [],
     });
     await ledger.#verifier.verify(genesis);
     await repo.updateRef({ ref: MAIN, oid: genesis, expected: undefined });
@@ -189,8 +199,11 @@ export class Ledger {
       message: input.message,
       body: input.body,
       now: input.now ?? new Date(),
+      trailers: input.trailers ?? [],
     });
-    await this.#verifier.verify(oid);
+    const block = await this.#verifier.verify(oid);
+    if (input.noRef) return oid;
+    assertLandable(ref, block);
     await this.repo.updateRef({ ref, oid, expected: parent });
     return oid;
   }
@@ -204,6 +217,7 @@ export class Ledger {
     message: string;
     body: string | undefined;
     now: Date;
+    trailers: [string, string][];
   }): Promise<string> {
     const who = identity(
       input.signerName,
@@ -215,7 +229,10 @@ export class Ledger {
       parents: input.parents,
       author: who,
       committer: who,
-      message: formatMessage(input.message, input.body, [[LEDGER_TRAILER, input.ledgerId]]),
+      message: formatMessage(input.message, input.body, [
+        [LEDGER_TRAILER, input.ledgerId],
+        ...input.trailers,
+      ]),
     };
     const signature = signSshsig({
       message: serializePayload(fields),
@@ -227,7 +244,7 @@ export class Ledger {
 
   /** A fresh verifier over this repository (for `gdo verify`, which trusts nothing). */
   newVerifier(): Verifier {
-    return new Verifier({ objects: this.repo, checks: this.#checks });
+    return new Verifier({ objects: this.repo, ...this.#rules });
   }
 
   get reader() {

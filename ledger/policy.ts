@@ -104,6 +104,12 @@ export interface ChangeRequest {
   paths: readonly string[];
   /** Extra requirements raised by plugin validators, e.g. `status-change`. */
   requirements?: readonly { kind: string; path: string }[];
+  /**
+   * What to check. `full` for a block landing directly; `writers` for a block
+   * on a proposal branch (approvals come at its merge); `approvals` for a
+   * proposal's merge (each proposal block already passed the writers check).
+   */
+  mode?: "full" | "writers" | "approvals";
 }
 
 /**
@@ -111,13 +117,16 @@ export interface ChangeRequest {
  * the same verdict on every peer. Throws the first violation found.
  */
 export function authorize(policy: Policy, subject: PolicySubject, request: ChangeRequest): void {
+  const mode = request.mode ?? "full";
   const signerRoles = subject.rolesOf(request.signer);
   if (!signerRoles) {
     throw new PolicyViolationError(`'${request.signer}' is not an active member`, {
       signer: request.signer,
     });
   }
-  const signers = [request.signer, ...request.approvers];
+  // A merge's approvals are the reviewers' alone: merging is not approving.
+  const signers =
+    mode === "approvals" ? [...request.approvers] : [request.signer, ...request.approvers];
   for (const path of request.paths) {
     const rule = ruleFor(policy, path, request.signer);
     if (!rule) {
@@ -126,14 +135,15 @@ export function authorize(policy: Policy, subject: PolicySubject, request: Chang
         signer: request.signer,
       });
     }
-    if (!rule.writers.some((role) => signerRoles.includes(role))) {
+    if (mode !== "approvals" && !rule.writers.some((role) => signerRoles.includes(role))) {
       throw new PolicyViolationError(
         `'${request.signer}' (roles: ${signerRoles.join(", ")}) may not change '${path}'; writers: ${rule.writers.join(", ")}`,
         { path, signer: request.signer, writers: rule.writers },
       );
     }
-    checkApproval(rule.approvals, signers, subject, { path });
+    if (mode !== "writers") checkApproval(rule.approvals, signers, subject, { path });
   }
+  if (mode === "writers") return;
   for (const requirement of request.requirements ?? []) {
     const approval = policy.requirements[requirement.kind];
     if (approval) checkApproval(approval, signers, subject, requirement);
@@ -150,7 +160,7 @@ function checkApproval(
   const have = countApprovals(approval, signers, subject);
   if (have < needed) {
     throw new PolicyViolationError(
-      `${JSON.stringify(context.path)} needs ${needed} approval(s) from role '${approval.role}', has ${have}`,
+      `'${context.path}'${context.kind ? ` (${context.kind})` : ""} needs ${needed} approval(s) from role '${approval.role}', has ${have}; propose it and collect reviews`,
       { ...context, needed, have, role: approval.role },
     );
   }

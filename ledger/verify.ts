@@ -1,3 +1,4 @@
+import { BadApprovalError, PROPOSAL_ID, parseApprovalTrailer, verifyApproval } from "./approval.ts";
 import { CHARTER_DIR, type Charter, checkCharterTransition, parseCharter } from "./charter.ts";
 import { type ParsedCommit, parseCommit, parseTrailers } from "./commit.ts";
 import { GdoError, VerificationError } from "./errors.ts";
@@ -9,9 +10,41 @@ import type { SshPublicKey } from "./sshkey.ts";
 import { parseSshsig, signedData, verifyParsed } from "./sshsig.ts";
 import { type Change, diffTrees } from "./tree-diff.ts";
 import { TreeReader } from "./tree-reader.ts";
+import { type ChangeValidator, treeView, type ValidationVerdict } from "./validator.ts";
 
 export const LEDGER_TRAILER = "Gdo-Ledger";
+/** On every block of a proposal branch: `Gdo-Proposal: <id>`. */
+export const PROPOSAL_TRAILER = "Gdo-Proposal";
+/** On the merge that lands a proposal: `Gdo-Merge: <id> <head>`. */
+export const MERGE_TRAILER = "Gdo-Merge";
+/** One per approval the merge rests on (see approval.ts). */
+export const APPROVAL_TRAILER = "Gdo-Approval";
 export const GIT_NAMESPACE = "git";
+
+function single(oid: string, trailers: Map<string, string[]>, key: string): string | undefined {
+  const values = trailers.get(key) ?? [];
+  if (values.length > 1)
+    throw new InvalidBlockError(oid, "duplicate-trailer", `has ${values.length} '${key}' trailers`);
+  return values[0];
+}
+
+/**
+ * A branch other than a proposal's may not end on a pending proposal block:
+ * that would land it without its proof of merge.
+ */
+export function assertLandable(ref: string, block: VerifiedBlock): void {
+  if (block.proposal && !ref.startsWith("refs/heads/proposals/")) {
+    throw new InvalidBlockError(
+      block.oid,
+      "unmerged-proposal",
+      `is a block of proposal '${block.proposal}'; ${ref} may only reach it through a proof of merge`,
+      {
+        ref,
+        proposal: block.proposal,
+      },
+    );
+  }
+}
 
 /** A block that failed verification: the cause's code, prefixed by the block id. */
 export class InvalidBlockError extends VerificationError {
@@ -35,6 +68,10 @@ export interface VerifiedBlock {
   /** Longest parent chain to the genesis, plus one. Orders blocks without clocks. */
   generation: number;
   changes: Change[];
+  /** Set on blocks of a proposal branch: they land only through a proof of merge. */
+  proposal?: string;
+  /** Set on a proposal's merge: what it landed and whose approvals it rests on. */
+  merged?: { proposal: string; head: string; approvers: string[] };
 }
 
 /** Hook for the layers above the core (proof of merge, plugin validators). */
@@ -67,6 +104,7 @@ export class Verifier {
   readonly #charters = new Map<string, Charter>();
   readonly #checks: BlockCheck[];
   readonly #pool: SignaturePool | undefined;
+  readonly #validate: ChangeValidator | undefined;
   /** Signature verdicts computed ahead on the pool, by block id. */
   readonly #signatureVerdicts = new Map<string, Promise<boolean>>();
   #genesis: string | undefined;
@@ -75,10 +113,17 @@ export class Verifier {
     objects,
     checks = [],
     pool,
-  }: { objects: ObjectReader; checks?: BlockCheck[]; pool?: SignaturePool }) {
+    validate,
+  }: {
+    objects: ObjectReader;
+    checks?: BlockCheck[];
+    pool?: SignaturePool;
+    validate?: ChangeValidator;
+  }) {
     this.reader = new TreeReader(objects);
     this.#checks = checks;
     this.#pool = pool;
+    this.#validate = validate;
   }
 
   get genesis(): string | undefined {
@@ -268,12 +313,37 @@ export class Verifier {
       );
     }
     const generation = 1 + Math.max(...parents.map((p) => p.generation));
+    const trailers = parseTrailers(commit.message);
+    const proposal = single(oid, trailers, PROPOSAL_TRAILER);
+    if (proposal !== undefined && !PROPOSAL_ID.test(proposal)) {
+      throw new InvalidBlockError(
+        oid,
+        "bad-proposal-id",
+        `proposal id '${proposal}' is not allowed`,
+      );
+    }
+    const mergeOf = single(oid, trailers, MERGE_TRAILER);
+    // A proposal's blocks are pending: only their own proposal extends them,
+    // and only a proof of merge (as second parent) lands them.
+    parents.forEach((parent, i) => {
+      if (!parent.proposal || parent.proposal === proposal) return;
+      if (i === 1 && mergeOf === `${parent.proposal} ${parent.oid}`) return;
+      throw new InvalidBlockError(
+        oid,
+        "unmerged-proposal",
+        `builds on block ${parent.oid} of proposal '${parent.proposal}' without a proof of merge`,
+        { proposal: parent.proposal },
+      );
+    });
     if (parents.length === 1) {
       const changes = await diffTrees(this.reader, first.tree, commit.tree);
+      const verdict = await this.#validateChanges(first.tree, commit.tree, changes);
       authorize(first.charter.policy, first.charter, {
         signer: signer.name,
         approvers: [],
         paths: changes.map((c) => c.path),
+        requirements: verdict.requirements,
+        mode: proposal ? "writers" : "full",
       });
       const charter = await this.#charterAfter(first.charter, commit.tree, changes);
       return {
@@ -285,6 +355,7 @@ export class Verifier {
         charter,
         generation,
         changes,
+        ...(proposal ? { proposal } : {}),
       };
     }
     if (parents.length > 2)
@@ -293,13 +364,89 @@ export class Verifier {
         "unsupported-merge",
         "merges of more than two branches are not accepted",
       );
-    return this.#checkMerge(
+    const block = await this.#checkMerge(
       oid,
       commit,
       signer.name,
       parents as [VerifiedBlock, VerifiedBlock],
       generation,
     );
+    if (proposal) block.proposal = proposal;
+    return block;
+  }
+
+  /** Runs the injected content checks; any problem refuses the block. */
+  async #validateChanges(
+    before: string | undefined,
+    after: string,
+    changes: Change[],
+  ): Promise<ValidationVerdict> {
+    if (!this.#validate || changes.length === 0) return { problems: [], requirements: [] };
+    const verdict = await this.#validate({
+      before: treeView(this.reader, before),
+      after: treeView(this.reader, after),
+      changes: changes.map((c) => ({ path: c.path, kind: c.kind })),
+    });
+    if (verdict.problems.length > 0) {
+      const first = verdict.problems[0]!;
+      const where = `${first.file}${first.line ? `:${first.line}${first.column ? `:${first.column}` : ""}` : ""}`;
+      throw new GdoError(
+        "validation-failed",
+        `${where}: ${first.reason} [${first.ruleId}]${verdict.problems.length > 1 ? ` (and ${verdict.problems.length - 1} more)` : ""}`,
+        { problems: verdict.problems },
+      );
+    }
+    return verdict;
+  }
+
+  /** A proposal's merge: verify the approvals it carries against the policy at the merge base. */
+  #proofOfMerge(
+    oid: string,
+    commit: ParsedCommit,
+    signer: string,
+    theirs: VerifiedBlock,
+    base: VerifiedBlock,
+    changes: Change[],
+    requirements: ValidationVerdict["requirements"],
+  ): { proposal: string; head: string; approvers: string[] } {
+    const trailers = parseTrailers(commit.message);
+    const [proposal, head] = (single(oid, trailers, MERGE_TRAILER) ?? "").split(" ");
+    if (!proposal || head !== theirs.oid || theirs.proposal !== proposal) {
+      throw new InvalidBlockError(
+        oid,
+        "bad-merge",
+        `'${MERGE_TRAILER}' must name proposal '${theirs.proposal}' at ${theirs.oid}`,
+      );
+    }
+    const target = { ledgerId: base.charter.id, proposal, head };
+    const approvers = new Set<string>();
+    for (const value of trailers.get(APPROVAL_TRAILER) ?? []) {
+      const approval = parseApprovalTrailer(value, target);
+      const key = verifyApproval(approval, target);
+      const member = base.charter.memberByKey(key);
+      if (!member) {
+        throw new BadApprovalError(`signed by ${key.fingerprint}, not a member at the merge base`, {
+          key: key.fingerprint,
+        });
+      }
+      if (member.revoked) {
+        throw new InvalidBlockError(
+          oid,
+          "revoked-approver",
+          `approval by '${member.name}', revoked at the merge base`,
+          { member: member.name },
+        );
+      }
+      if (approval.verdict === "approve") approvers.add(member.name);
+    }
+    authorize(base.charter.policy, base.charter, {
+      signer,
+      approvers: [...approvers],
+      paths: changes.map((c) => c.path),
+      requirements,
+      mode: "approvals",
+    });
+    return { proposal, head, approvers: [...approvers].sort() };
   }
 
   async #checkGenesis(
@@ -339,6 +486,11 @@ export class Verifier {
       );
     }
     const changes = await diffTrees(this.reader, undefined, commit.tree);
+    await this.#validateChanges(
+      undefined,
+      commit.tree,
+      changes.filter((c) => !c.path.startsWith(`${CHARTER_DIR}/`)),
+    );
     authorize(charter.policy, charter, {
       signer: founder.name,
       approvers: [],
@@ -413,6 +565,20 @@ export class Verifier {
         );
     }
     const changes = await diffTrees(this.reader, ours.tree, commit.tree);
+    const verdict = await this.#validateChanges(ours.tree, commit.tree, changes);
+    let merged: VerifiedBlock["merged"];
+    if (theirs.proposal && parseTrailers(commit.message).has(MERGE_TRAILER)) {
+      const baseBlock = this.#blocks.get(base!)!;
+      merged = this.#proofOfMerge(
+        oid,
+        commit,
+        signer,
+        theirs,
+        baseBlock,
+        changes,
+        verdict.requirements,
+      );
+    }
     let charter = ours.charter;
     if (changes.some((c) => c.path.startsWith(`${CHARTER_DIR}/`))) {
       charter = await this.#loadCharter(commit.tree);
@@ -434,6 +600,7 @@ export class Verifier {
       charter,
       generation,
       changes,
+      ...(merged ? { merged } : {}),
     };
   }
 
