@@ -17,7 +17,7 @@
  * unchanged. Lines in reports and attachments are lines of the source file.
  */
 import type { Dirent } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import type { Nodes, Root } from "mdast";
 import { Document, isSeq } from "yaml";
@@ -107,6 +107,9 @@ export interface ImportPlan {
   reports: ImportReport[];
 }
 
+/** How many source files are read at once. */
+const READ_BATCH = 32;
+
 interface Candidate {
   source: string;
   text: string;
@@ -136,11 +139,21 @@ export async function planImport(options: PlanImportOptions): Promise<ImportPlan
   // 1. Map every source.
   const mapped: Array<{ source: string; text: string; outcome: MapOutcome }> = [];
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  for (const source of sources) {
+  const read = async (source: string) => {
+    const file = join(dir, source);
+    const { size } = await stat(file);
+    // A file over the limit is refused unread.
+    return size > maxBytes ? { source, size } : { source, size, bytes: await readFile(file) };
+  };
+  const loaded: Array<{ source: string; size: number; bytes?: Buffer }> = [];
+  for (let i = 0; i < sources.length; i += READ_BATCH) {
     signal?.throwIfAborted();
-    const bytes = await readFile(join(dir, source));
-    if (bytes.byteLength > maxBytes) {
-      skip(source, `file is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`);
+    loaded.push(...(await Promise.all(sources.slice(i, i + READ_BATCH).map(read))));
+  }
+  for (const { source, size, bytes } of loaded) {
+    signal?.throwIfAborted();
+    if (!bytes) {
+      skip(source, `file is ${size} bytes, over the ${maxBytes}-byte limit`);
       continue;
     }
     let text: string;
