@@ -93,6 +93,26 @@ export interface ValidationResult {
   requirements: Requirement[];
 }
 
+/** One page of a plugin's site section: an Astro route pattern and the page module. */
+export interface SiteRoute {
+  /** Astro route pattern, under the section's path ("/rfcs/[rfc]"). */
+  pattern: string;
+  /** The page (`.astro`, or `.ts` for an endpoint), as a file URL or an absolute path. */
+  entrypoint: string | URL;
+}
+
+/**
+ * A plugin's section of the archive site. The site's integration injects each
+ * route; pages read the ledger through the site's content collections.
+ */
+export interface SiteSection {
+  /** Label in the site's navigation ("RFCs"). */
+  title: string;
+  /** The section's first path segment ("rfcs"); the navigation links to `/<path>/`. */
+  path: string;
+  routes: readonly SiteRoute[];
+}
+
 /** What a plugin factory passes to {@link definePlugin}. */
 export interface PluginSpec {
   /** Lower-case kebab name, unique among loaded plugins ("rfc", "inventory"). */
@@ -112,6 +132,8 @@ export interface PluginSpec {
    * Problems in content are diagnostics; a throw is reported as `validator-threw`.
    */
   validate?: (input: ValidationInput) => Promise<ValidationResult> | ValidationResult;
+  /** The plugin's pages on the archive site, if it has any. */
+  site?: SiteSection;
 }
 
 /** A loaded plugin: the frozen result of {@link definePlugin}. */
@@ -120,6 +142,7 @@ export interface Plugin {
   readonly owns: readonly string[];
   readonly reads: readonly string[];
   readonly validate?: (input: ValidationInput) => Promise<ValidationResult> | ValidationResult;
+  readonly site?: SiteSection;
 }
 
 const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
@@ -141,6 +164,9 @@ export function definePlugin(spec: PluginSpec): Plugin {
     owns: Object.freeze([...spec.owns]),
     reads: Object.freeze([...(spec.reads ?? [])]),
     ...(spec.validate ? { validate: spec.validate } : {}),
+    ...(spec.site
+      ? { site: Object.freeze({ ...spec.site, routes: Object.freeze([...spec.site.routes]) }) }
+      : {}),
   };
   return Object.freeze(plugin);
 }

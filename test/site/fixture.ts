@@ -1,0 +1,140 @@
+/**
+ * A small real ledger for the site tests: a dozen RFCs with relations and text
+ * mentions, status changes signed by two members, an attachment (PNG), an
+ * unsafe SVG, a missing attachment, hostile HTML, an open proposal and two
+ * branches deciding the same RFC differently.
+ */
+import { deflateSync } from "node:zlib";
+import type { Ledger } from "../../ledger/ledger.ts";
+import type { SshPrivateKey } from "../../ledger/sshkey.ts";
+import { addMember, makeLedger, text } from "../helpers/ledger.ts";
+
+export const SEARCH_TERM = "quokka";
+
+function rfc(n: number, fields: Record<string, string>, body: string): string {
+  const lines = Object.entries({ rfc: String(n), ...fields }).map(([k, v]) => `${k}: ${v}`);
+  return `---\n${lines.join("\n")}\n---\n\n${body}`;
+}
+
+const pad = (n: number) => String(n).padStart(4, "0");
+
+/** A 1×1 PNG. */
+function png(): Uint8Array {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.from([0, 255, 0, 0]))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+export interface SiteFixture {
+  gitdir: string;
+  ledger: Ledger;
+  alice: SshPrivateKey;
+  bob: SshPrivateKey;
+}
+
+export async function makeSiteLedger(): Promise<SiteFixture> {
+  const files: Record<string, string> = {};
+  const titles = [
+    "Archive basics",
+    "Membership",
+    "Meeting rules",
+    "Budget process",
+    "Tool library",
+    "Door access",
+    "Quiet hours",
+    "Guest policy",
+    "Election rules",
+    "Code of conduct",
+    "Storage shelves",
+  ];
+  titles.forEach((title, i) => {
+    const n = i + 1;
+    const slug = title.toLowerCase().replace(/ /g, "-");
+    const extra: Record<string, string> = {};
+    let body = `# ${title}\n\nThis is RFC ${n}. It describes ${title.toLowerCase()}.\n\n## Motivation\n\nWhy we need it.\n\n## Specification\n\nThe details.\n`;
+    if (n === 2) {
+      extra.requires = "[1]";
+      body += `\nSee [the basics](./0001-archive-basics.md) for background.\n`;
+    }
+    if (n === 3) body += `\nAs RFC 2 says, members vote. A ${SEARCH_TERM} may attend.\n`;
+    if (n === 4) {
+      extra.updates = "[3]";
+      extra.attachments = "{ 'diagram.png': rfcs/assets/0004/diagram.png, 'bad.svg': rfcs/assets/0004/bad.svg }";
+      body += `\n![Budget diagram](diagram.png)\n\n![unsafe](bad.svg)\n\n![missing](../assets/0004/nothere.png)\n`;
+    }
+    if (n === 5) {
+      body += `\n<script>window.__pwned = 1</script>\n\n<img src="x.png" onerror="window.__pwned = 2">\n\n[click](javascript:window.__pwned=3)\n\n<a href="https://example.org" onclick="window.__pwned=4">external</a>\n`;
+    }
+    files[`rfcs/${pad(n)}-${slug}.md`] = rfc(
+      n,
+      { title, status: "draft", authors: "[alice]", created: "2026-11-25", category: n % 2 ? "Process" : "Core", ...extra },
+      body,
+    );
+  });
+  files["rfcs/0012-open-hours.md"] = rfc(
+    12,
+    { title: "Open hours", status: "draft", authors: "[bob]", created: "2026-11-26", category: "Process" },
+    "# Open hours\n\nWhen the space is open. Related to RFC 7.\n",
+  );
+  const { ledger, alice, gitdir } = await makeLedger({ files });
+  await ledger.commit({
+    key: alice,
+    edits: [
+      { path: "rfcs/assets/0004/diagram.png", content: png() },
+      {
+        path: "rfcs/assets/0004/bad.svg",
+        content: text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+      },
+    ],
+    message: "Attachments for RFC 4",
+  });
+  const bob = await addMember(ledger, alice, "bob", ["editor"]);
+  const setStatus = async (key: SshPrivateKey, n: number, from: string, to: string, ref?: string) => {
+    const path = Object.keys(files).find((p) => p.startsWith(`rfcs/${pad(n)}-`))!;
+    const current = new TextDecoder().decode((await ledger.readFile(path, ref ?? "main"))!);
+    const next = current.replace(`status: ${from}`, `status: ${to}`);
+    files[path] = next;
+    await ledger.commit({
+      key,
+      edits: [{ path, content: text(next) }],
+      message: `RFC ${n}: ${from} → ${to}`,
+      ...(ref ? { ref } : {}),
+    });
+  };
+  await setStatus(alice, 1, "draft", "proposed");
+  await setStatus(bob, 1, "proposed", "last-call");
+  await setStatus(bob, 1, "last-call", "accepted");
+  await setStatus(alice, 2, "draft", "proposed");
+  await setStatus(bob, 2, "proposed", "last-call");
+  // Branches: an open proposal, and two divergent decisions on RFC 3.
+  const head = await ledger.requireHead();
+  for (const branch of ["proposals/7", "proposals/8", "proposals/9"]) {
+    await ledger.repo.updateRef({ ref: `refs/heads/${branch}`, oid: head, expected: undefined });
+  }
+  await setStatus(alice, 7, "draft", "proposed", "refs/heads/proposals/7");
+  await setStatus(alice, 3, "draft", "proposed", "refs/heads/proposals/8");
+  await setStatus(bob, 3, "draft", "withdrawn", "refs/heads/proposals/9");
+  return { gitdir, ledger, alice, bob };
+}
