@@ -16,6 +16,8 @@ export interface CommandContext {
   out: (text: string) => void;
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Registers cleanup (stop plugin workers, close pools) run when the command ends. */
+  defer: (cleanup: () => Promise<void> | void) => void;
 }
 
 export interface Command {

@@ -4,7 +4,7 @@ import { UsageError } from "../ledger/errors.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { type Command, stringOption } from "./command.ts";
 import { folderAsEdits } from "./genesis.ts";
-import { loadKey, memberNameFrom } from "./workspace.ts";
+import { loadKey, memberNameFrom, validatorFor } from "./workspace.ts";
 
 export const initCommand: Command = {
   name: "init",

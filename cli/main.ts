@@ -60,8 +60,22 @@ export async function runCli(
       out(helpText(command, prefix === "gdo" ? "gdo" : prefix.split(" ").slice(0, -1).join(" ")));
       return args.values.help || command === root ? EXIT.ok : EXIT.usage;
     }
-    const ctx: CommandContext = { ...contextFrom(args.values, env, cwd), cwd, out, err, env };
-    return (await command.run(ctx, args)) ?? EXIT.ok;
+    const cleanups: (() => Promise<void> | void)[] = [];
+    const ctx: CommandContext = {
+      ...contextFrom(args.values, env, cwd),
+      cwd,
+      out,
+      err,
+      env,
+      defer: (cleanup) => {
+        cleanups.push(cleanup);
+      },
+    };
+    try {
+      return (await command.run(ctx, args)) ?? EXIT.ok;
+    } finally {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    }
   } catch (error) {
     return reportError(error, err);
   }

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { bootstrapNode } from "../node/bootstrap.ts";
 import { type Command, stringOption } from "./command.ts";
 import { folderAsEdits } from "./genesis.ts";
-import { memberNameFrom } from "./workspace.ts";
+import { memberNameFrom, validatorFor } from "./workspace.ts";
 
 export const nodeCommand: Command = {
   name: "node",
@@ -20,6 +20,7 @@ export const nodeCommand: Command = {
       founder: memberNameFrom(ctx.env.USER ?? "founder"),
       organisation: stringOption(args, "name") ?? "gdo",
       log,
+      validate: await validatorFor(ctx),
     });
     log(
       "ready. (Peer-to-peer sync and the site arrive with the node and site issues; this run opens, checks and reports.)",

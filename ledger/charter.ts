@@ -415,9 +415,11 @@ ${YAML.stringify({
     { paths: ["charter/**"], writers: ["admin"], approvals: { role: "admin", count: "majority" } },
     { paths: ["logs/{member}/**"], writers: ["device", "admin"], approvals: "none" },
     { paths: ["rfcs/**", "blobs/**"], writers: ["member"], approvals: "none" },
+    { paths: ["reviews/**"], writers: ["member"], approvals: "none" },
   ],
   requirements: {
-    "status-change": { role: "editor", count: 2 },
+    "status-change": { role: "editor", count: "majority" },
+    import: { role: "editor", count: "majority" },
   },
 })}`,
   );

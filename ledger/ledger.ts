@@ -247,6 +247,15 @@ export class Ledger {
     return new Verifier({ objects: this.repo, ...this.#rules });
   }
 
+  /** The verifier this ledger writes with (memoised state of verified blocks). */
+  get verifier(): Verifier {
+    return this.#verifier;
+  }
+
+  get rules(): LedgerRules {
+    return this.#rules;
+  }
+
   get reader() {
     return this.#verifier.reader;
   }

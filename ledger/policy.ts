@@ -165,3 +165,45 @@ function checkApproval(
     );
   }
 }
+
+/** One approval requirement a change does not meet yet. */
+export interface UnmetApproval {
+  path: string;
+  kind?: string;
+  role: string;
+  needed: number;
+  have: number;
+}
+
+/**
+ * Every approval requirement `approvers` do not meet, grouped by (role, kind):
+ * what a proposal "still needs". Same rules as `authorize` in approvals mode.
+ */
+export function unmetApprovals(
+  policy: Policy,
+  subject: PolicySubject,
+  request: {
+    signer: string;
+    approvers: readonly string[];
+    paths: readonly string[];
+    requirements?: readonly { kind: string; path: string }[];
+  },
+): UnmetApproval[] {
+  const unmet = new Map<string, UnmetApproval>();
+  const consider = (approval: Approval, path: string, kind?: string) => {
+    const needed = requiredCount(approval, subject);
+    const have = countApprovals(approval, request.approvers, subject);
+    const key = `${approval.role}\u0000${kind ?? ""}`;
+    if (have < needed && !unmet.has(key))
+      unmet.set(key, { path, kind, role: approval.role, needed, have });
+  };
+  for (const path of request.paths) {
+    const rule = ruleFor(policy, path, request.signer);
+    if (rule) consider(rule.approvals, path);
+  }
+  for (const requirement of request.requirements ?? []) {
+    const approval = policy.requirements[requirement.kind];
+    if (approval) consider(approval, requirement.path, requirement.kind);
+  }
+  return [...unmet.values()];
+}

@@ -30,6 +30,8 @@ export type ChangeValidator = (input: {
   before: TreeView;
   after: TreeView;
   changes: readonly Pick<Change, "path" | "kind">[];
+  /** The ledger's first block: its archive is taken as found. */
+  genesis?: boolean;
 }) => Promise<ValidationVerdict>;
 
 export function treeView(reader: TreeReader, tree: string | undefined): TreeView {

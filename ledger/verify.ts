@@ -380,12 +380,14 @@ export class Verifier {
     before: string | undefined,
     after: string,
     changes: Change[],
+    genesis = false,
   ): Promise<ValidationVerdict> {
     if (!this.#validate || changes.length === 0) return { problems: [], requirements: [] };
     const verdict = await this.#validate({
       before: treeView(this.reader, before),
       after: treeView(this.reader, after),
       changes: changes.map((c) => ({ path: c.path, kind: c.kind })),
+      genesis,
     });
     if (verdict.problems.length > 0) {
       const first = verdict.problems[0]!;
@@ -490,6 +492,7 @@ export class Verifier {
       undefined,
       commit.tree,
       changes.filter((c) => !c.path.startsWith(`${CHARTER_DIR}/`)),
+      true,
     );
     authorize(charter.policy, charter, {
       signer: founder.name,

@@ -4,6 +4,7 @@ import { readKeyFile, writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey, type SshPrivateKey } from "../ledger/sshkey.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
+import type { ChangeValidator } from "../ledger/validator.ts";
 
 export interface BootstrapInput {
   keyPath: string;
@@ -13,11 +14,20 @@ export interface BootstrapInput {
   founder: string;
   organisation: string;
   log: (line: string) => void;
+  /**
+   * Join an existing ledger from peers instead of creating one when none is
+   * on disk (the node has bootstrap peers configured): the ledger is then
+   * fetched and verified by the sync, not made here.
+   */
+  join?: boolean;
+  /** Content validators (the plugins'), applied to the genesis and every later block. */
+  validate?: ChangeValidator;
 }
 
 export interface NodeState {
   key: SshPrivateKey;
-  ledger: Ledger;
+  /** Undefined while joining: no ledger on disk yet. */
+  ledger: Ledger | undefined;
   createdKey: boolean;
   createdLedger: boolean;
 }
@@ -38,14 +48,26 @@ export async function bootstrapNode(input: BootstrapInput): Promise<NodeState> {
     key = generateKey(`gdo-dev@${hostname()}`);
     await writeKeyFile({ path: input.keyPath, key });
     createdKey = true;
-    input.log(`key       created a development key ${input.keyPath} (${key.publicKey.fingerprint})`);
+    input.log(
+      `key       created a development key ${input.keyPath} (${key.publicKey.fingerprint})`,
+    );
   }
   let ledger: Ledger;
   let createdLedger = false;
   try {
-    ledger = await Ledger.open({ gitdir: input.ledgerPath });
+    ledger = await Ledger.open({ gitdir: input.ledgerPath, validate: input.validate });
+    if (input.join && !(await ledger.head())) {
+      input.log(`ledger    ${input.ledgerPath} has no main yet: joining from the configured peers`);
+      return { key, ledger: undefined, createdKey, createdLedger: false };
+    }
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
+    if (input.join) {
+      input.log(
+        `ledger    none at ${input.ledgerPath}: joining from the configured peers (this key: ${key.publicKey.keyText})`,
+      );
+      return { key, ledger: undefined, createdKey, createdLedger: false };
+    }
     const files = await input.genesisFiles();
     const created = await Ledger.create({
       gitdir: input.ledgerPath,
@@ -53,18 +75,26 @@ export async function bootstrapNode(input: BootstrapInput): Promise<NodeState> {
       founder: input.founder,
       name: input.organisation,
       files,
+      validate: input.validate,
     });
     ledger = created.ledger;
     createdLedger = true;
-    input.log(`ledger    created ${input.ledgerPath}: genesis ${created.genesis} with ${files.length} archive file(s), founder '${input.founder}'`);
+    input.log(
+      `ledger    created ${input.ledgerPath}: genesis ${created.genesis} with ${files.length} archive file(s), founder '${input.founder}'`,
+    );
   }
   const verifier = ledger.newVerifier();
   const refs = await ledger.repo.listRefs("refs/");
   let blocks = 0;
-  for (const oid of refs.values()) blocks = Math.max(blocks, (await verifier.verify(oid)).generation);
+  for (const oid of refs.values())
+    blocks = Math.max(blocks, (await verifier.verify(oid)).generation);
   const charter = await ledger.charter();
   const me = charter.memberByKey(key.publicKey);
-  input.log(`ledger    ${input.ledgerPath}: '${charter.name}' (${charter.id}), ${refs.size} branch(es), main ${await ledger.head()} (${blocks} blocks deep), all verified`);
-  input.log(`members   ${[...charter.members.values()].filter((m) => !m.revoked).length} active; this node is ${me ? `'${me.name}'${me.revoked ? " (revoked)" : ""}` : "not a member"}`);
+  input.log(
+    `ledger    ${input.ledgerPath}: '${charter.name}' (${charter.id}), ${refs.size} branch(es), main ${await ledger.head()} (${blocks} blocks deep), all verified`,
+  );
+  input.log(
+    `members   ${[...charter.members.values()].filter((m) => !m.revoked).length} active; this node is ${me ? `'${me.name}'${me.revoked ? " (revoked)" : ""}` : "not a member"}`,
+  );
   return { key, ledger, createdKey, createdLedger };
 }

@@ -86,6 +86,11 @@ export interface ValidationInput {
   after: TreeView;
   /** Only the changes to paths this plugin owns, sorted by path. */
   changes: readonly Change[];
+  /**
+   * True for a ledger's genesis block: its archive is taken as found (like an
+   * import), so documents may start anywhere in their lifecycle.
+   */
+  genesis?: boolean;
 }
 
 export interface ValidationResult {

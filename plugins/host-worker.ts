@@ -75,6 +75,7 @@ port.on("message", async (message: ToWorker) => {
         before: proxyTree("before"),
         after: proxyTree("after"),
         changes: message.changes,
+        genesis: message.genesis === true,
       });
       post({ type: "result", result });
     } catch (error) {

@@ -86,6 +86,7 @@ export interface PluginHost extends AsyncDisposable {
     before: TreeView;
     after: TreeView;
     changes: readonly Change[];
+    genesis?: boolean;
     signal?: AbortSignal;
   }): Promise<HostValidation>;
   /** Stops the workers. */
@@ -146,7 +147,7 @@ export async function loadPlugins(options: HostOptions): Promise<PluginHost> {
     plugins,
     ownerOf,
     route,
-    async validate({ before, after, changes, signal }) {
+    async validate({ before, after, changes, genesis, signal }) {
       signal?.throwIfAborted();
       const { routed, unowned } = route(changes);
       const outcomes = await Promise.all(
@@ -158,6 +159,7 @@ export async function loadPlugins(options: HostOptions): Promise<PluginHost> {
             before: scopedTree(before, globs, runner.plugin.name),
             after: scopedTree(after, globs, runner.plugin.name),
             changes: mine,
+            ...(genesis ? { genesis } : {}),
           };
           return runGuarded(runner, input, timeoutMs, signal);
         }),
@@ -350,7 +352,7 @@ function withTimeout<T>(
 /** Messages between host and worker; see host-worker.ts for the other side. */
 export type ToWorker =
   | { type: "init"; module: string; export: string; options: unknown }
-  | { type: "validate"; changes: Change[] }
+  | { type: "validate"; changes: Change[]; genesis?: boolean }
   | { type: "tree"; id: number; bytes?: Uint8Array; paths?: string[]; error?: string };
 export type FromWorker =
   | { type: "ready"; name: string; owns: string[]; reads: string[]; validates: boolean }
@@ -444,7 +446,11 @@ class WorkerRunner implements Runner {
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
-      worker.postMessage({ type: "validate", changes: [...input.changes] } satisfies ToWorker);
+      worker.postMessage({
+        type: "validate",
+        changes: [...input.changes],
+        genesis: input.genesis === true,
+      } satisfies ToWorker);
     });
     try {
       return await withTimeout(work, this.#timeoutMs, signal, () => {

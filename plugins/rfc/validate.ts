@@ -186,7 +186,7 @@ export async function validateRfcChanges(
         }
       }
     } else if (cur.status !== undefined && cur.rfc !== undefined && cur.status !== "draft") {
-      if (cur.original !== undefined)
+      if (cur.original !== undefined || input.genesis)
         requirements.push({
           kind: "import",
           path: change.path,

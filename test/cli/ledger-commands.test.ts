@@ -26,11 +26,15 @@ async function gdo(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   return { code, out, err };
 }
 
+function rfc(n: number, title: string, status = "draft"): string {
+  return `---\nrfc: ${n}\ntitle: ${title}\nstatus: ${status}\nauthors: [alice]\ncreated: 2026-11-25\n---\n\n# ${title}\n`;
+}
+
 /** A folder with a key and an initialised ledger holding one RFC. */
 async function workspace() {
   const cwd = scratch("gdo-cli-");
   mkdirSync(join(cwd, "rfcs"));
-  writeFileSync(join(cwd, "rfcs", "0001-first.md"), "---\nrfc: 1\n---\n# First\n");
+  writeFileSync(join(cwd, "rfcs", "0001-first.md"), rfc(1, "First", "accepted"));
   assert.equal((await gdo(["key", "new", "--comment", "alice@example"], cwd)).code, 0);
   const init = await gdo(["init", "--name", "Test Space"], cwd);
   assert.equal(init.code, 0, init.err);
@@ -106,8 +110,10 @@ describe("gdo ledger commands", () => {
 
   test("should exit 1 from verify and name the block when an object was tampered with", async () => {
     const cwd = await workspace();
-    writeFileSync(join(cwd, "x.md"), "x\n");
-    const oid = (await gdo(["write", "rfcs/0002-x.md=x.md", "-m", "two"], cwd)).out.trim();
+    writeFileSync(join(cwd, "x.md"), rfc(2, "Second"));
+    const written = await gdo(["write", "rfcs/0002-second.md=x.md", "-m", "two"], cwd);
+    assert.equal(written.code, 0, written.err);
+    const oid = written.out.trim();
     const path = join(cwd, ".gdo", "ledger.git", "objects", oid.slice(0, 2), oid.slice(2));
     const raw = readFileSync(path);
     writeFileSync(path, deflateSync(Buffer.from("commit 3\0abc")));

@@ -17,6 +17,11 @@ import { LEDGER_TRAILER } from "../../ledger/verify.ts";
 
 export const text = (s: string) => new TextEncoder().encode(s);
 
+/** A minimal valid RFC document. */
+export function rfcText(n: number, title: string, status = "draft", extra = ""): string {
+  return `---\nrfc: ${n}\ntitle: ${title}\nstatus: ${status}\nauthors: [alice]\ncreated: 2026-11-25\n${extra}---\n\n# ${title}\n`;
+}
+
 export function scratch(prefix = "gdo-ledger-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,12 +38,12 @@ export async function makeLedger(options: { files?: Record<string, string> } = {
     founder: "alice",
     name: "Test Makerspace",
     durable: false,
-    files: Object.entries(options.files ?? { "rfcs/0001-hello.md": "# Hello\n" }).map(
-      ([path, body]) => ({
-        path,
-        content: text(body),
-      }),
-    ),
+    files: Object.entries(
+      options.files ?? { "rfcs/0001-hello.md": rfcText(1, "Hello", "accepted") },
+    ).map(([path, body]) => ({
+      path,
+      content: text(body),
+    })),
   });
   const id = (await ledger.charter()).id;
   return { dir, ledger, genesis, alice, id, gitdir: join(dir, "ledger.git") };

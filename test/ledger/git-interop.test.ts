@@ -12,6 +12,7 @@ import {
   allowedSignersFile,
   git,
   makeLedger,
+  rfcText,
   scratch,
   text,
 } from "../helpers/ledger.ts";
@@ -34,7 +35,7 @@ describe("stock git and the ledger", () => {
     const bob = await addMember(ledger, alice, "bob", ["editor"]);
     await ledger.commit({
       key: bob,
-      edits: [{ path: "rfcs/0002-two.md", content: text("# Two\n") }],
+      edits: [{ path: "rfcs/0002-two.md", content: text(rfcText(2, "Two")) }],
       message: "RFC 2",
     });
     const door = await addMember(ledger, alice, "door-1", ["device"]);
