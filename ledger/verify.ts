@@ -406,6 +406,7 @@ export class Verifier {
     oid: string,
     commit: ParsedCommit,
     signer: string,
+    ours: VerifiedBlock,
     theirs: VerifiedBlock,
     base: VerifiedBlock,
     changes: Change[],
@@ -431,7 +432,8 @@ export class Verifier {
           key: key.fingerprint,
         });
       }
-      if (member.revoked) {
+      // Active at the merge base, and not revoked since on the side it lands on.
+      if (member.revoked || ours.charter.members.get(member.name)?.revoked) {
         throw new InvalidBlockError(
           oid,
           "revoked-approver",
@@ -576,6 +578,7 @@ export class Verifier {
         oid,
         commit,
         signer,
+        ours,
         theirs,
         baseBlock,
         changes,
