@@ -309,9 +309,11 @@ async function readBranches({
     for (const decision of decisions) {
       const approval = policy.requirements["status-change"];
       if (decision.from && approval && approval.count !== 0) {
-        needs.push(
-          `${approval.count} approval${approval.count === 1 ? "" : "s"} from ${approval.role} for RFC ${decision.rfc}: ${decision.from} → ${decision.to}`,
-        );
+        const how =
+          approval.count === "majority"
+            ? `approval by a majority of ${approval.role}s`
+            : `${approval.count} approval${approval.count === 1 ? "" : "s"} from ${approval.role}`;
+        needs.push(`${how} for RFC ${decision.rfc}: ${decision.from} → ${decision.to}`);
       }
     }
     if (needs.length === 0) needs.push("a merge into the main branch by a member");
