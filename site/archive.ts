@@ -131,7 +131,12 @@ export function buildArchive(snapshot: Snapshot, { base }: { base: string }): Ar
             ? `${candidate}.blob`
             : undefined;
         if (!file) {
-          report(line, "attachment-missing", `links to ${url}, which is not in the ledger`, "warning");
+          report(
+            line,
+            "attachment-missing",
+            `links to ${url}, which is not in the ledger`,
+            "warning",
+          );
           return { kind: "drop" };
         }
         const served = candidate;
@@ -144,19 +149,38 @@ export function buildArchive(snapshot: Snapshot, { base }: { base: string }): Ar
       if (Number.isSafeInteger(target)) {
         refs.add(target);
         if (numbers.has(target)) return { kind: "rewrite", url: `${base}rfcs/${target}/${hash}` };
-        report(line, "reference-missing", `links to RFC ${target}, which is not in the archive`, "warning");
+        report(
+          line,
+          "reference-missing",
+          `links to RFC ${target}, which is not in the archive`,
+          "warning",
+        );
         return { kind: "drop" };
       }
       if (/\.[a-z0-9]{1,5}$/i.test(pathPart) && !pathPart.endsWith(".md")) {
-        report(line, "attachment-missing", `links to ${url}, which is not in the ledger`, "warning");
+        report(
+          line,
+          "attachment-missing",
+          `links to ${url}, which is not in the ledger`,
+          "warning",
+        );
       } else {
-        report(line, "link-unresolved", `relative link ${url} points outside the archive`, "warning");
+        report(
+          line,
+          "link-unresolved",
+          `relative link ${url} points outside the archive`,
+          "warning",
+        );
       }
       return { kind: "drop" };
     };
     const rendered = renderMarkdown({ text: source.text, resolveLink });
     for (const match of source.text.matchAll(MENTION)) refs.add(Number(match[1]));
-    for (const n of [...(fields.requires ?? []), ...(fields.obsoletes ?? []), ...(fields.updates ?? [])])
+    for (const n of [
+      ...(fields.requires ?? []),
+      ...(fields.obsoletes ?? []),
+      ...(fields.updates ?? []),
+    ])
       refs.add(n);
     if (fields["superseded-by"]) refs.add(fields["superseded-by"]);
     refs.delete(source.number);

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
-import { openBlobStore, type BlobStore } from "../ledger/blobs/blob-store.ts";
+import { type BlobStore, openBlobStore } from "../ledger/blobs/blob-store.ts";
 import { manifestId, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
 import type { Diagnostic } from "../plugins/api.ts";
 import type { AttachmentUse } from "./archive.ts";
@@ -72,10 +72,14 @@ export async function copyAttachments({
       else {
         if (!storeTried) {
           storeTried = true;
-          if (dataDir && existsSync(join(dataDir, "blobs"))) store = await openBlobStore({ dataDir });
+          if (dataDir && existsSync(join(dataDir, "blobs")))
+            store = await openBlobStore({ dataDir });
         }
         if (!store) {
-          report("attachment-unavailable", "is stored in the blob store, which this build cannot read (no data folder)");
+          report(
+            "attachment-unavailable",
+            "is stored in the blob store, which this build cannot read (no data folder)",
+          );
           continue;
         }
         try {
@@ -91,7 +95,7 @@ export async function copyAttachments({
           report("svg-unsafe", "SVG contains script, event handlers or foreignObject; not served");
           continue;
         }
-        if (!/<svg[\s>]/i.test(text) || !/<\/svg>\s*$/i.test(text.trimEnd() + "\n")) {
+        if (!/<svg[\s>]/i.test(text) || !/<\/svg>\s*$/i.test(`${text.trimEnd()}\n`)) {
           report("svg-malformed", "is not a well-formed SVG document (served as is)");
         }
       }
@@ -107,7 +111,11 @@ export async function copyAttachments({
   return { copied, bytes, diagnostics };
 }
 
-async function readBlob(store: BlobStore, pointer: Uint8Array, source: string): Promise<Uint8Array> {
+async function readBlob(
+  store: BlobStore,
+  pointer: Uint8Array,
+  source: string,
+): Promise<Uint8Array> {
   const id = manifestId(pointer);
   try {
     await store.manifest({ id });

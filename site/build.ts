@@ -101,8 +101,8 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
     }
     signal?.throwIfAborted();
     const state = buildState(buildId);
-    const diagnostics = state.diagnostics.sort(
-      (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line),
+    const diagnostics = state.diagnostics.sort((a, b) =>
+      a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line,
     );
     const errors = diagnostics.filter((d) => d.severity === "error");
     if (options.strict && errors.length > 0) {

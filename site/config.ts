@@ -34,6 +34,7 @@ export function siteConfig({
     output: "static",
     build: { format: "directory", inlineStylesheets: "always" },
     devToolbar: { enabled: false },
+    vite: { logLevel: "error" },
     integrations: [gdoSite({ buildId })],
   } as AstroInlineConfig;
 }

@@ -7,5 +7,8 @@ import { buildId } from "virtual:gdo-site";
 import { ledgerLoaders } from "./ledger-loader.ts";
 
 export const collections = Object.fromEntries(
-  Object.entries(ledgerLoaders(buildId)).map(([name, loader]) => [name, defineCollection({ loader })]),
+  Object.entries(ledgerLoaders(buildId)).map(([name, loader]) => [
+    name,
+    defineCollection({ loader }),
+  ]),
 );

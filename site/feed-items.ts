@@ -8,7 +8,10 @@ export async function feedContext(site: URL | undefined, limit = 100) {
     .map((e) => e.data as FeedItem)
     .reverse()
     .slice(0, limit);
-  const base = import.meta.env.BASE_URL.endsWith("/") ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
-  const absolute = (path: string) => (site ? new URL(`${base}${path}`, site).href : `${base}${path}`);
+  const base = import.meta.env.BASE_URL.endsWith("/")
+    ? import.meta.env.BASE_URL
+    : `${import.meta.env.BASE_URL}/`;
+  const absolute = (path: string) =>
+    site ? new URL(`${base}${path}`, site).href : `${base}${path}`;
   return { ledger, items, absolute, link: (d: FeedItem) => absolute(`rfcs/${d.rfc}/#decisions`) };
 }

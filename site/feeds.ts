@@ -9,7 +9,7 @@ export interface FeedItem extends Decision {
   title?: string;
 }
 
-const escape = (s: string) =>
+const escapeXml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function itemTitle(d: FeedItem): string {
@@ -34,18 +34,18 @@ export function atomFeed({
   const entries = items.map(
     (d) => `  <entry>
     <id>urn:gdo:block:${d.block}:rfc:${d.rfc}</id>
-    <title>${escape(itemTitle(d))}</title>
-    <link href="${escape(link(d))}"/>
+    <title>${escapeXml(itemTitle(d))}</title>
+    <link href="${escapeXml(link(d))}"/>
     <updated>${new Date(d.timestamp * 1000).toISOString()}</updated>
-    <author><name>${escape(d.signer)}</name></author>
-    <summary>${escape(d.message.split("\n", 1)[0] ?? "")}</summary>
+    <author><name>${escapeXml(d.signer)}</name></author>
+    <summary>${escapeXml(d.message.split("\n", 1)[0] ?? "")}</summary>
   </entry>`,
   );
   return `<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
-  <title>${escape(title)}</title>
-  <id>${escape(id)}</id>
-  <link rel="self" href="${escape(self)}"/>
+  <title>${escapeXml(title)}</title>
+  <id>${escapeXml(id)}</id>
+  <link rel="self" href="${escapeXml(self)}"/>
   <updated>${updated}</updated>
 ${entries.join("\n")}
 </feed>
@@ -65,19 +65,19 @@ export function rssFeed({
 }): string {
   const rows = items.map(
     (d) => `    <item>
-      <title>${escape(itemTitle(d))}</title>
-      <link>${escape(link(d))}</link>
+      <title>${escapeXml(itemTitle(d))}</title>
+      <link>${escapeXml(link(d))}</link>
       <guid isPermaLink="false">urn:gdo:block:${d.block}:rfc:${d.rfc}</guid>
       <pubDate>${new Date(d.timestamp * 1000).toUTCString()}</pubDate>
-      <description>${escape(`${d.signer}: ${d.message.split("\n", 1)[0] ?? ""}`)}</description>
+      <description>${escapeXml(`${d.signer}: ${d.message.split("\n", 1)[0] ?? ""}`)}</description>
     </item>`,
   );
   return `<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0">
   <channel>
-    <title>${escape(title)}</title>
-    <link>${escape(home)}</link>
-    <description>${escape(title)}</description>
+    <title>${escapeXml(title)}</title>
+    <link>${escapeXml(home)}</link>
+    <description>${escapeXml(title)}</description>
 ${rows.join("\n")}
   </channel>
 </rss>

@@ -26,7 +26,8 @@ export function gdoSite({ buildId }: { buildId: string }): AstroIntegration {
           for (const route of plugin.site?.routes ?? []) {
             injectRoute({ pattern: route.pattern, entrypoint: route.entrypoint, prerender: true });
           }
-          if (plugin.site) logger.debug(`section '${plugin.site.title}' from plugin ${plugin.name}`);
+          if (plugin.site)
+            logger.debug(`section '${plugin.site.title}' from plugin ${plugin.name}`);
         }
         updateConfig({ vite: { plugins: [virtualBuildId(buildId)] } });
       },

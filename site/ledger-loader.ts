@@ -6,12 +6,13 @@
  *   rfcs        one entry per RFC (id: its number): fields, rendered HTML, relations, blocks, decisions
  *   decisions   every decision on the branch (id: block-rfc), newest last
  *   members     the charter's members at the head (id: name), keys included
- *   proposals   open proposal branches and what each still needs
- *   conflicts   unmerged divergent decisions
- *   ledger      one entry "ledger": organisation name, id, branch, head, site sections
+ *   ledger      one entry "ledger": organisation name, id, branch, head, site sections,
+ *               open proposals (and what each still needs), unmerged divergent decisions
  */
+
 import type { Loader, LoaderContext } from "astro/loaders";
 import { type Archive, buildArchive } from "./archive.ts";
+import { globalRegistry } from "./global-registry.ts";
 import { buildState, type SiteOptions } from "./options.ts";
 import { readSnapshot, type Snapshot } from "./snapshot.ts";
 
@@ -21,8 +22,7 @@ export interface LedgerView {
 }
 
 type Memo = Map<string, Promise<LedgerView>>;
-const memo: Memo = ((globalThis as Record<symbol, unknown>)[Symbol.for("gdo.site.archives")] ??=
-  new Map()) as Memo;
+const memo: Memo = globalRegistry("archives");
 
 /** The snapshot and rendered archive of a build (memoised per build id and head). */
 export async function ledgerView(buildId: string): Promise<LedgerView> {
@@ -62,7 +62,9 @@ function ledgerLoader(collection: string, buildId: string, entries: Entries): Lo
         store.set({ id, data: record, digest: generateDigest(record) });
       }
       meta.set("head", head);
-      logger.debug(`${store.keys().length} entries from ${view.snapshot.ref} at ${head.slice(0, 12)}`);
+      logger.debug(
+        `${store.keys().length} entries from ${view.snapshot.ref} at ${head.slice(0, 12)}`,
+      );
     },
   };
 }
@@ -85,12 +87,6 @@ export function ledgerLoaders(buildId: string): Record<string, Loader> {
     members: ledgerLoader("members", buildId, ({ snapshot }) =>
       snapshot.members.map((m) => ({ id: m.name, data: json(m) })),
     ),
-    proposals: ledgerLoader("proposals", buildId, ({ snapshot }) =>
-      snapshot.proposals.map((p) => ({ id: p.id, data: json(p) })),
-    ),
-    conflicts: ledgerLoader("conflicts", buildId, ({ snapshot }) =>
-      snapshot.conflicts.map((c) => ({ id: `${c.rfc}-${c.path}`, data: json(c) })),
-    ),
     ledger: ledgerLoader("ledger", buildId, ({ snapshot }, options) => [
       {
         id: "ledger",
@@ -100,6 +96,9 @@ export function ledgerLoaders(buildId: string): Record<string, Loader> {
           ref: snapshot.ref,
           head: snapshot.head,
           blocks: snapshot.blockCount,
+          // Usually empty lists: kept in this entry, not in collections of their own.
+          proposals: json(snapshot.proposals),
+          conflicts: json(snapshot.conflicts),
           roles: snapshot.roles,
           sections: options.plugins.flatMap((p) =>
             p.site ? [{ plugin: p.name, title: p.site.title, path: p.site.path }] : [],

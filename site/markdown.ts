@@ -133,7 +133,8 @@ function headingAnchors() {
       const id = node.properties?.id;
       if (typeof id !== "string") return;
       const text = hastToString(node).trim();
-      if (Number(depth) >= 2 && Number(depth) <= 4) headings.push({ depth: Number(depth), slug: id, text });
+      if (Number(depth) >= 2 && Number(depth) <= 4)
+        headings.push({ depth: Number(depth), slug: id, text });
       node.children.push({
         type: "element",
         tagName: "a",

@@ -5,8 +5,10 @@
  * live in a registry on `globalThis`, keyed by build id; the virtual module
  * `virtual:gdo-site` tells the content config which id is its own.
  */
+
 import type { Plugin as VitePlugin } from "vite";
 import type { Diagnostic, Plugin } from "../plugins/api.ts";
+import { globalRegistry } from "./global-registry.ts";
 
 export interface SiteOptions {
   /** The ledger repository. */
@@ -33,9 +35,7 @@ export interface BuildState {
 }
 
 type Registry = Map<string, BuildState>;
-const registry: Registry = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for("gdo.site.builds")
-] ??= new Map()) as Registry;
+const registry: Registry = globalRegistry("builds");
 
 export function registerBuild(id: string, options: SiteOptions): BuildState {
   const state: BuildState = { options, diagnostics: [] };

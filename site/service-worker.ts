@@ -33,9 +33,7 @@ export async function writeServiceWorker({
   outDir: string;
   base: string;
 }): Promise<ServiceWorkerResult> {
-  const files = (await listFiles(outDir))
-    .filter((f) => f !== SERVICE_WORKER)
-    .sort();
+  const files = (await listFiles(outDir)).filter((f) => f !== SERVICE_WORKER).sort();
   const hash = createHash("sha256");
   for (const file of files) {
     hash.update(file).update("\0");

@@ -9,21 +9,18 @@
  * content loader (run inside Astro's Vite runner) and the integration's build
  * hooks (run in the host process) share one read of the ledger.
  */
+
 import { NotFoundError } from "../ledger/errors.ts";
 import { Ledger, MAIN, toRef } from "../ledger/ledger.ts";
 import type { FileEntry } from "../ledger/tree-reader.ts";
 import type { VerifiedBlock } from "../ledger/verify.ts";
 import type { Diagnostic } from "../plugins/api.ts";
-import {
-  type Decision,
-  decisionsOfBlock,
-  historyOf,
-  signerKey,
-} from "../plugins/rfc/decisions.ts";
+import { type Decision, decisionsOfBlock, historyOf, signerKey } from "../plugins/rfc/decisions.ts";
 import type { RfcFrontMatter, RfcStatus } from "../plugins/rfc/format.ts";
 import { lintRfc } from "../plugins/rfc/lint.ts";
 import { isDocumentPath } from "../plugins/rfc/validate.ts";
 import { LedgerUnreadableError } from "./errors.ts";
+import { globalRegistry } from "./global-registry.ts";
 
 export interface RfcSource {
   path: string;
@@ -107,8 +104,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 const PROPOSALS = "refs/heads/proposals/";
 
 type Memo = Map<string, Promise<Snapshot>>;
-const memo: Memo = ((globalThis as Record<symbol, unknown>)[Symbol.for("gdo.site.snapshots")] ??=
-  new Map()) as Memo;
+const memo: Memo = globalRegistry("snapshots");
 
 /** Reads (or returns the memoised) snapshot of `ref` in the ledger at `gitdir`. */
 export async function readSnapshot({
@@ -133,7 +129,8 @@ export async function readSnapshot({
   let snapshot = memo.get(key);
   if (!snapshot) {
     snapshot = buildSnapshot({ ledger, gitdir, ref: toRef(ref), head, signal });
-    for (const old of memo.keys()) if (old.startsWith(`${gitdir}\0${toRef(ref)}\0`)) memo.delete(old);
+    for (const old of memo.keys())
+      if (old.startsWith(`${gitdir}\0${toRef(ref)}\0`)) memo.delete(old);
     memo.set(key, snapshot);
     snapshot.catch(() => memo.delete(key));
   }
@@ -169,9 +166,9 @@ async function buildSnapshot({
     signal?.throwIfAborted();
     for (const change of block.changes) {
       if (!isDocumentPath(change.path)) continue;
-      let list = history.get(change.path);
-      if (!list) history.set(change.path, (list = []));
+      const list = history.get(change.path) ?? [];
       list.push(summary(block, change.kind));
+      history.set(change.path, list);
     }
     if (block.parents.length <= 1 && block.changes.some((c) => isDocumentPath(c.path))) {
       const key = await signerKey(ledger, block);
@@ -188,7 +185,13 @@ async function buildSnapshot({
     const text = linted.text ?? utf8.decode(bytes);
     const number = linted.fields.rfc ?? Number(/\/(\d+)-/.exec(file.path)?.[1] ?? Number.NaN);
     if (!Number.isSafeInteger(number)) continue;
-    rfcs.push({ path: file.path, number, text, fields: linted.fields, diagnostics: linted.diagnostics });
+    rfcs.push({
+      path: file.path,
+      number,
+      text,
+      fields: linted.fields,
+      diagnostics: linted.diagnostics,
+    });
   }
   rfcs.sort((a, b) => a.number - b.number || (a.path < b.path ? -1 : 1));
 
@@ -377,4 +380,3 @@ function findConflicts(
   }
   return conflicts.sort((a, b) => a.rfc - b.rfc);
 }
-

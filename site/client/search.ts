@@ -21,7 +21,9 @@ let pagefind: Promise<Pagefind> | undefined;
 
 // Pagefind's module exists only in the built site, so it is imported at run time, past the
 // bundler (whose preload rewriting of a dynamic import() would break it).
-const importAtRuntime = new Function("url", "return import(url)") as (url: string) => Promise<unknown>;
+const importAtRuntime = new Function("url", "return import(url)") as (
+  url: string,
+) => Promise<unknown>;
 
 function load(): Promise<Pagefind> {
   pagefind ??= importAtRuntime(`${base}pagefind/pagefind.js`) as Promise<Pagefind>;

@@ -108,9 +108,11 @@ export async function verifySshsig({
     const hash = text(r.string());
     const sigBlob = new Reader(r.string());
     if (r.at !== r.bytes.length) return { ok: false, reason: "trailing bytes after the signature" };
-    if (text(keyBlob.string()) !== "ssh-ed25519") return { ok: false, reason: "not an ed25519 key" };
+    if (text(keyBlob.string()) !== "ssh-ed25519")
+      return { ok: false, reason: "not an ed25519 key" };
     const signerKey = keyBlob.string();
-    if (namespace !== "git") return { ok: false, reason: `namespace '${namespace}', expected 'git'` };
+    if (namespace !== "git")
+      return { ok: false, reason: `namespace '${namespace}', expected 'git'` };
     if (hash !== "sha512") return { ok: false, reason: `hash '${hash}', expected sha512` };
     if (text(sigBlob.string()) !== "ssh-ed25519")
       return { ok: false, reason: "not an ed25519 signature" };
@@ -118,7 +120,7 @@ export async function verifySshsig({
     const published = ed25519KeyOfLine(keyLine);
     if (!equal(signerKey, published))
       return { ok: false, reason: "signed by a key other than the member's published key" };
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", payload as BufferSource));
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", payload.slice()));
     const signed = concat([
       encoder.encode("SSHSIG"),
       sshString(encoder.encode("git")),
@@ -146,7 +148,7 @@ export async function commitId(payload: string, armored: string): Promise<string
     `${payload.slice(0, split)}\ngpgsig ${armor.split("\n").join("\n ")}\n${payload.slice(split + 1)}`,
   );
   const object = concat([encoder.encode(`commit ${commit.length}\0`), commit]);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", object as BufferSource));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", object.slice()));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 

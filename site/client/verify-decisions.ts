@@ -59,7 +59,8 @@ async function run() {
   try {
     keys = await memberKeys();
   } catch (error) {
-    for (const element of proofs) show(element, `cannot load member keys (${(error as Error).message})`);
+    for (const element of proofs)
+      show(element, `cannot load member keys (${(error as Error).message})`);
     return;
   }
   for (const element of proofs) show(element, await check(element, keys));

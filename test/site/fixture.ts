@@ -81,7 +81,8 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     if (n === 3) body += `\nAs RFC 2 says, members vote. A ${SEARCH_TERM} may attend.\n`;
     if (n === 4) {
       extra.updates = "[3]";
-      extra.attachments = "{ 'diagram.png': rfcs/assets/0004/diagram.png, 'bad.svg': rfcs/assets/0004/bad.svg }";
+      extra.attachments =
+        "{ 'diagram.png': rfcs/assets/0004/diagram.png, 'bad.svg': rfcs/assets/0004/bad.svg }";
       body += `\n![Budget diagram](diagram.png)\n\n![unsafe](bad.svg)\n\n![missing](../assets/0004/nothere.png)\n`;
     }
     if (n === 5) {
@@ -89,13 +90,26 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     }
     files[`rfcs/${pad(n)}-${slug}.md`] = rfc(
       n,
-      { title, status: "draft", authors: "[alice]", created: "2026-11-25", category: n % 2 ? "Process" : "Core", ...extra },
+      {
+        title,
+        status: "draft",
+        authors: "[alice]",
+        created: "2026-11-25",
+        category: n % 2 ? "Process" : "Core",
+        ...extra,
+      },
       body,
     );
   });
   files["rfcs/0012-open-hours.md"] = rfc(
     12,
-    { title: "Open hours", status: "draft", authors: "[bob]", created: "2026-11-26", category: "Process" },
+    {
+      title: "Open hours",
+      status: "draft",
+      authors: "[bob]",
+      created: "2026-11-26",
+      category: "Process",
+    },
     "# Open hours\n\nWhen the space is open. Related to RFC 7.\n",
   );
   const { ledger, alice, gitdir } = await makeLedger({ files });
@@ -111,7 +125,13 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     message: "Attachments for RFC 4",
   });
   const bob = await addMember(ledger, alice, "bob", ["editor"]);
-  const setStatus = async (key: SshPrivateKey, n: number, from: string, to: string, ref?: string) => {
+  const setStatus = async (
+    key: SshPrivateKey,
+    n: number,
+    from: string,
+    to: string,
+    ref?: string,
+  ) => {
     const path = Object.keys(files).find((p) => p.startsWith(`rfcs/${pad(n)}-`))!;
     const current = new TextDecoder().decode((await ledger.readFile(path, ref ?? "main"))!);
     const next = current.replace(`status: ${from}`, `status: ${to}`);

@@ -19,7 +19,9 @@ const TYPES: Record<string, string> = {
 };
 
 /** A plain static file server on 127.0.0.1, like any a reader might use for a copied folder. */
-export async function serveStatic(root: string): Promise<{ url: string; close: () => Promise<void>; server: Server }> {
+export async function serveStatic(
+  root: string,
+): Promise<{ url: string; close: () => Promise<void>; server: Server }> {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     let file = normalize(join(root, path));
@@ -40,7 +42,9 @@ export async function serveStatic(root: string): Promise<{ url: string; close: (
       createReadStream(file).pipe(res);
     } catch {
       res.writeHead(404, { "content-type": "text/html; charset=utf-8" });
-      createReadStream(join(root, "404.html")).on("error", () => res.end()).pipe(res);
+      createReadStream(join(root, "404.html"))
+        .on("error", () => res.end())
+        .pipe(res);
     }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

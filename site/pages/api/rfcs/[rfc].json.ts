@@ -1,6 +1,7 @@
 /** `/api/rfcs/<n>.json`: one RFC with its relations, decisions (with proofs) and blocks. */
-import type { APIRoute, GetStaticPaths } from "astro";
+
 import { getCollection } from "astro:content";
+import type { APIRoute, GetStaticPaths } from "astro";
 import type { RfcEntry } from "../../../archive.ts";
 import { rfcJson } from "../../../json.ts";
 
@@ -9,6 +10,12 @@ export const getStaticPaths: GetStaticPaths = async () =>
 
 export const GET: APIRoute = ({ props }) => {
   const rfc = props.rfc as RfcEntry;
-  const body = { ...rfcJson(rfc, import.meta.env.BASE_URL), decisions: rfc.decisions, blocks: rfc.blocks };
-  return new Response(JSON.stringify(body, null, 1), { headers: { "content-type": "application/json" } });
+  const body = {
+    ...rfcJson(rfc, import.meta.env.BASE_URL),
+    decisions: rfc.decisions,
+    blocks: rfc.blocks,
+  };
+  return new Response(JSON.stringify(body, null, 1), {
+    headers: { "content-type": "application/json" },
+  });
 };

@@ -4,7 +4,8 @@ import { RFC_STATUSES } from "../../../../plugins/rfc/format.ts";
 import { feedContext } from "../../../feed-items.ts";
 import { atomFeed } from "../../../feeds.ts";
 
-export const getStaticPaths: GetStaticPaths = () => RFC_STATUSES.map((status) => ({ params: { status } }));
+export const getStaticPaths: GetStaticPaths = () =>
+  RFC_STATUSES.map((status) => ({ params: { status } }));
 
 export const GET: APIRoute = async ({ site, params }) => {
   const { ledger, items, absolute, link } = await feedContext(site, 100_000);
