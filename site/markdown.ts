@@ -13,7 +13,6 @@
  * before sanitising so a rewritten URL is checked like any other.
  */
 import type { Element, ElementContent, Root as HastRoot } from "hast";
-import { toString as hastToString } from "hast-util-to-string";
 import rehypeRaw from "rehype-raw";
 import rehypeSanitize, { defaultSchema } from "rehype-sanitize";
 import rehypeSlug from "rehype-slug";
@@ -147,6 +146,12 @@ function headingAnchors() {
 }
 
 type Parent = HastRoot | Element;
+
+function hastToString(node: Element | ElementContent): string {
+  if (node.type === "text") return node.value;
+  if (node.type === "element") return node.children.map(hastToString).join("");
+  return "";
+}
 
 /** Depth-first over elements; the callback may replace the node at `index` in `parent`. */
 function visitElements(
