@@ -83,15 +83,20 @@ export function ed25519KeyOfLine(line: string): Uint8Array {
   return key;
 }
 
-/** Verifies an armored SSHSIG over `payload` (namespace "git") against a published key line. */
+/**
+ * Verifies an armored SSHSIG over `payload` against a published key line.
+ * Namespace "git" for blocks (default), "gdo-approval" for approvals.
+ */
 export async function verifySshsig({
   payload,
   armored,
   keyLine,
+  namespace: expected = "git",
 }: {
   payload: Uint8Array;
   armored: string;
   keyLine: string;
+  namespace?: string;
 }): Promise<Verdict> {
   try {
     const body = armored
@@ -111,8 +116,8 @@ export async function verifySshsig({
     if (text(keyBlob.string()) !== "ssh-ed25519")
       return { ok: false, reason: "not an ed25519 key" };
     const signerKey = keyBlob.string();
-    if (namespace !== "git")
-      return { ok: false, reason: `namespace '${namespace}', expected 'git'` };
+    if (namespace !== expected)
+      return { ok: false, reason: `namespace '${namespace}', expected '${expected}'` };
     if (hash !== "sha512") return { ok: false, reason: `hash '${hash}', expected sha512` };
     if (text(sigBlob.string()) !== "ssh-ed25519")
       return { ok: false, reason: "not an ed25519 signature" };
@@ -123,7 +128,7 @@ export async function verifySshsig({
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", payload.slice()));
     const signed = concat([
       encoder.encode("SSHSIG"),
-      sshString(encoder.encode("git")),
+      sshString(encoder.encode(expected)),
       sshString(new Uint8Array(0)),
       sshString(encoder.encode("sha512")),
       sshString(digest),
