@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { GdoError } from "../errors.ts";
 import { syncDir, TEMP_NAME, writeFileAtomic } from "./atomic-write.ts";
 import { ChunkStore, sha256Hex } from "./chunk-store.ts";
-import { chunkStream } from "./chunk-stream.ts";
+import { type ChunkSource, chunkStream } from "./chunk-stream.ts";
 import {
   type ChunkerParams,
   DEFAULT_CHUNKER,
@@ -228,7 +228,8 @@ export class BlobStore {
     source,
     signal,
   }: {
-    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+    /** Pieces of the blob in order, or a `ByteReader` (e.g. over a file handle) read straight into the chunker's blocks. */
+    source: ChunkSource;
     signal?: AbortSignal;
   }): Promise<PutResult> {
     const leave = await this.lock.enterWriter({ signal });

@@ -324,6 +324,38 @@ describe("FastCDC chunker", () => {
     assert.deepEqual(parts, whole);
   });
 
+  it("should give identical chunks when the stream is read straight into the chunker's blocks", async () => {
+    const params: ChunkerParams = {
+      ...DEFAULT_CHUNKER,
+      minSize: 2048,
+      avgSize: 8192,
+      maxSize: 32_768,
+    };
+    const data = pseudoRandom(1024 * 1024 + 3, 43);
+    const whole = chunkBuffer(data, new FastCdcCutter(params));
+    let offset = 0;
+    const sizes = pseudoRandom(10_000, 8);
+    let k = 0;
+    const reader = {
+      async read(into: Uint8Array, at: number, length: number) {
+        const n = Math.min(length, data.length - offset, 1 + sizes[k++ % sizes.length]! * 97);
+        into.set(data.subarray(offset, offset + n), at);
+        offset += n;
+        return n;
+      },
+    };
+    const chunks: Chunk[] = [];
+    for await (const batch of chunkStream({
+      source: reader,
+      cutter: new FastCdcCutter(params),
+      blockSize: 50_000,
+    })) {
+      chunks.push(...batch.chunks);
+      batch.release();
+    }
+    assert.deepEqual(chunks, whole);
+  });
+
   it("should produce chunks within min and max for the default parameters", () => {
     const data = pseudoRandom(8 * 1024 * 1024, 5);
     const chunks = chunkBuffer(data, new FastCdcCutter(DEFAULT_CHUNKER));
