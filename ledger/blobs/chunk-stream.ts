@@ -31,7 +31,7 @@ export interface ChunkBatch {
   release(): void;
 }
 
-export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
 
 /**
  * A source the chunker can read straight into its blocks (a file handle), which

@@ -76,8 +76,18 @@ export class HashPool {
   private seq = 0;
   private streams = 0;
 
+  private readonly count: number;
+
+  /** `threads`: 2 puts the whole-blob hash and the chunk ids on separate threads, 1 shares one. */
+  constructor({ threads = 2 }: { threads?: 1 | 2 } = {}) {
+    this.count = threads;
+  }
+
   private get started(): [HashThread, HashThread] {
-    this.threads ??= [new HashThread(), new HashThread()];
+    if (!this.threads) {
+      const first = new HashThread();
+      this.threads = [first, this.count === 2 ? new HashThread() : first];
+    }
     return this.threads;
   }
 
@@ -118,7 +128,7 @@ export class HashPool {
   async close(): Promise<void> {
     const threads = this.threads;
     this.threads = undefined;
-    if (threads) await Promise.all(threads.map((t) => t.terminate()));
+    if (threads) await Promise.all([...new Set(threads)].map((t) => t.terminate()));
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Child process for memory.test.ts: chunks (argv[2] = "chunk") or puts
  * ("put", into the store at argv[4]) a generated stream of argv[3] MiB, then
- * prints its peak RSS as JSON. Each 1 MiB piece is fresh pseudo-random data.
+ * prints its peak RSS as JSON. The stream is fresh pseudo-random data read
+ * like a file (straight into the chunker's blocks), as `gdo blob put FILE` does.
  */
 import { randomFillSync } from "node:crypto";
 import { openBlobStore } from "../../../../ledger/blobs/blob-store.ts";
@@ -11,11 +12,15 @@ import { FastCdcCutter } from "../../../../ledger/blobs/fastcdc.ts";
 
 const [mode, mib, dataDir] = [process.argv[2], Number(process.argv[3]), process.argv[4]];
 
-async function* generated() {
-  // A fresh buffer per piece, as a real reader gives: nothing is reused that
-  // the store might wrongly hold on to.
-  for (let k = 0; k < mib; k++) yield randomFillSync(Buffer.allocUnsafe(1 << 20));
-}
+let left = mib * 1024 * 1024;
+const generated = () => ({
+  async read(into: Uint8Array, offset: number, length: number) {
+    const n = Math.min(length, left, 1 << 20);
+    randomFillSync(into, offset, n);
+    left -= n;
+    return n;
+  },
+});
 
 let chunks = 0;
 let bytes = 0;
