@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from "node:crypto";
+import * as fsp from "node:fs/promises";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
+import { GdoError } from "./errors.ts";
+import type { GitObject, ObjectReader, ObjectType, Repository } from "./repository.ts";
+
+/** A peer sent more than the quarantine may hold before verification. */
+export class QuarantineFullError extends GdoError {
+  constructor(limit: number) {
+    super(
+      "quarantine-full",
+      `received objects exceed the quarantine limit of ${limit} bytes; fetch in smaller batches`,
+      { limit },
+    );
+  }
+}
+
+/** A received object whose type gdo never stores (tags) or that is malformed. */
+export class UnacceptableObjectError extends GdoError {
+  constructor(reason: string) {
+    super("unacceptable-object", `received object refused: ${reason}`, { reason });
+  }
+}
+
+const ACCEPTED = new Set<ObjectType>(["blob", "tree", "commit"]);
+
+/** The git object id of content of a type: SHA-1 of `<type> <len>\0<content>`. */
+export function objectId(type: ObjectType, content: Uint8Array): string {
+  return createHash("sha1").update(`${type} ${content.length}\0`).update(content).digest("hex");
+}
+
+/**
+ * Objects received from a peer, held in memory until the blocks that name them
+ * verify. It reads as an overlay over the repository (quarantined objects
+ * first), so `new Verifier({ objects: quarantine })` judges the received
+ * history exactly as it would once stored, while nothing has touched the
+ * repository yet. `flush` then writes them as loose objects; a quarantine that
+ * fails verification is simply dropped.
+ *
+ * Ids are computed here from the bytes, never taken from the peer, so an
+ * object cannot be smuggled in under another object's name.
+ */
+export class Quarantine implements ObjectReader {
+  readonly base: ObjectReader;
+  readonly maxBytes: number;
+  readonly #objects = new Map<string, GitObject>();
+  #bytes = 0;
+
+  constructor({ base, maxBytes = 512 * 1024 * 1024 }: { base: ObjectReader; maxBytes?: number }) {
+    this.base = base;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes of object content held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** Adds a received object; returns its id. Duplicates are kept once. */
+  add(type: ObjectType, content: Uint8Array): string {
+    if (!ACCEPTED.has(type)) throw new UnacceptableObjectError(`type '${type}' is not accepted`);
+    const oid = objectId(type, content);
+    if (this.#objects.has(oid)) return oid;
+    if (this.#bytes + content.length > this.maxBytes) throw new QuarantineFullError(this.maxBytes);
+    this.#objects.set(oid, { type, content });
+    this.#bytes += content.length;
+    return oid;
+  }
+
+  holds(oid: string): boolean {
+    return this.#objects.has(oid);
+  }
+
+  oids(): IterableIterator<string> {
+    return this.#objects.keys();
+  }
+
+  async readObject(oid: string): Promise<GitObject> {
+    return this.#objects.get(oid) ?? this.base.readObject(oid);
+  }
+
+  async hasObject(oid: string): Promise<boolean> {
+    return this.#objects.has(oid) || this.base.hasObject(oid);
+  }
+
+  /** Forgets everything (a failed verification). */
+  clear(): void {
+    this.#objects.clear();
+    this.#bytes = 0;
+  }
+
+  /**
+   * Writes every held object into the repository as a loose object (the
+   * layout git and `Repository` read), skipping ones already there, then
+   * forgets them. Each file is temp-then-rename, so a crash leaves whole
+   * objects or none; with a durable repository every file and touched folder
+   * is fsynced before this returns, i.e. before any ref may name them.
+   */
+  async flush(repo: Repository): Promise<{ written: number; bytes: number }> {
+    const dirs = new Set<string>();
+    let written = 0;
+    let bytes = 0;
+    const entries = [...this.#objects];
+    const write = async ([oid, object]: [string, GitObject]) => {
+      const dir = join(repo.gitdir, "objects", oid.slice(0, 2));
+      const path = join(dir, oid.slice(2));
+      if (await exists(path)) return;
+      const deflated = deflateSync(
+        Buffer.concat([Buffer.from(`${object.type} ${object.content.length}\0`), object.content]),
+        { level: 1 },
+      );
+      if (!dirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true });
+        dirs.add(dir);
+      }
+      const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      const handle = await fsp.open(tmp, "wx", 0o444);
+      try {
+        await handle.writeFile(deflated);
+        if (repo.durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(tmp, path);
+      written++;
+      bytes += deflated.length;
+    };
+    // A few writes in flight: enough to overlap syscalls, few enough for a Pi.
+    const lanes = 8;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < entries.length) await write(entries[next++]!);
+      }),
+    );
+    if (repo.durable) {
+      for (const dir of dirs) {
+        const handle = await fsp.open(dir, "r");
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    this.clear();
+    return { written, bytes };
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * `/gdo/chunks/1`: fetching the chunks of wanted blobs from any peer that
+ * has them.
+ *
+ *   client → server   0x01 GET      {ids:[64-hex…]}     (≤ 256 ids, one request per stream)
+ *   server → client   0x81 CHUNK    id (32 bytes) ‖ chunk bytes      one frame per id, in order
+ *                     0x82 MISSING  id (32 bytes)                    not here (or unreadable)
+ *
+ * Which blobs a node wants: the `*.blob` pointer files in main's tree whose
+ * path matches `config.replicate`. For those, only chunks the store lacks are
+ * asked for, spread over all connected peers in parallel (a few requests in
+ * flight per peer). Every chunk is re-hashed by the blob store before it is
+ * written; a chunk whose bytes do not match its id is dropped, the peer loses
+ * score and is not asked for that chunk again, and the chunk goes back in the
+ * queue for another peer. Progress survives a disconnect or a restart because
+ * "what is missing" is always recomputed from the store.
+ */
+import type { PeerId, Stream } from "@libp2p/interface";
+import type { BlobStore } from "../ledger/blobs/blob-store.ts";
+import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
+import { POINTER_SUFFIX, parseManifest } from "../ledger/blobs/manifest.ts";
+import { GdoError } from "../ledger/errors.ts";
+import { matchesPattern } from "../ledger/policy.ts";
+import type { Limits } from "./config.ts";
+import { ProtocolError } from "./errors.ts";
+import { FrameReader, parseJson, sendFrame, sendJson } from "./frame.ts";
+import type { MembershipGate } from "./gater.ts";
+import type { ServeHooks, SyncNetwork } from "./network.ts";
+import type { PeerTable } from "./peers.ts";
+import type { Replica } from "./replica.ts";
+
+export const CHUNK_PROTOCOL = "/gdo/chunks/1";
+export const GET = 0x01;
+export const CHUNK = 0x81;
+export const MISSING = 0x82;
+export const MAX_GET_IDS = 256;
+/** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
+const REQUEST_BYTES = 2 * 1024 * 1024;
+const BAD_CHUNK_PENALTY = 5;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export interface ChunkSyncInit {
+  replica: Replica;
+  blobs: BlobStore;
+  gate: MembershipGate;
+  peers: PeerTable;
+  limits: Limits;
+  replicate: string[];
+  hooks?: ServeHooks;
+  log: (line: string) => void;
+}
+
+export interface ChunkProgress {
+  wantedBlobs: number;
+  wantedChunks: number;
+  missingChunks: number;
+  fetchedChunks: number;
+  fetchedBytes: number;
+  refusedChunks: number;
+  servedChunks: number;
+  servedBytes: number;
+  running: boolean;
+}
+
+interface Wanted {
+  id: string;
+  length: number;
+  /** Peers that lacked it or served bad bytes for it. */
+  excluded: Set<string>;
+}
+
+export class ChunkSync {
+  readonly #init: ChunkSyncInit;
+  readonly #net: SyncNetwork;
+  readonly #controller = new AbortController();
+  #running: Promise<void> | undefined;
+  #again = false;
+  /** Main's head for which the wanted set was last computed, and that set. */
+  #wantedFor: string | undefined;
+  #wanted: { id: string; length: number }[] = [];
+  readonly #progress: ChunkProgress = {
+    wantedBlobs: 0,
+    wantedChunks: 0,
+    missingChunks: 0,
+    fetchedChunks: 0,
+    fetchedBytes: 0,
+    refusedChunks: 0,
+    servedChunks: 0,
+    servedBytes: 0,
+    running: false,
+  };
+
+  constructor(init: ChunkSyncInit, net: SyncNetwork) {
+    this.#init = init;
+    this.#net = net;
+  }
+
+  progress(): ChunkProgress {
+    return { ...this.#progress, running: this.#running !== undefined };
+  }
+
+  async start(): Promise<void> {
+    await this.#net.handle(CHUNK_PROTOCOL, (stream, peer) => this.#serve(stream, peer), {
+      maxInboundStreams: this.#init.limits.maxInboundStreams,
+      maxOutboundStreams: Math.max(this.#init.limits.chunkRequestsPerPeer, 4) * 2,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#controller.abort(new Error("node stopping"));
+    await this.#net.unhandle(CHUNK_PROTOCOL).catch(() => {});
+    await this.#running?.catch(() => {});
+  }
+
+  /** Fetches missing chunks soon (after main moved, a peer connected, or a timer). */
+  requestRun(): void {
+    if (this.#controller.signal.aborted) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.run(this.#controller.signal);
+        } catch (error) {
+          if (!this.#controller.signal.aborted)
+            this.#init.log(`chunks    ${(error as Error).message}`);
+        }
+      } while (this.#again && !this.#controller.signal.aborted);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** The chunks of every wanted blob, by main's pointer files and the replicate rules. */
+  async #wantedChunks(signal: AbortSignal): Promise<{ id: string; length: number }[]> {
+    const { replica, blobs, replicate } = this.#init;
+    const main = await replica.mainBlock();
+    if (!main) return [];
+    if (this.#wantedFor === main.oid) return this.#wanted;
+    const me = main.charter.memberByKey(replica.key.publicKey)?.name ?? "";
+    const reader = replica.verifier.reader;
+    const seen = new Set<string>();
+    const wanted: { id: string; length: number }[] = [];
+    let count = 0;
+    for (const file of await reader.listFiles(main.tree)) {
+      signal.throwIfAborted();
+      if (!file.path.endsWith(POINTER_SUFFIX)) continue;
+      if (!replicate.some((p) => matchesPattern(p, file.path, me))) continue;
+      const bytes = (await reader.objects.readObject(file.oid)).content;
+      let manifest: ReturnType<typeof parseManifest>;
+      try {
+        manifest = parseManifest(bytes, file.path);
+        await blobs.addManifest({ bytes, source: file.path, signal });
+      } catch (error) {
+        if (!(error instanceof GdoError)) throw error;
+        this.#init.log(`chunks    skipping ${file.path}: ${error.message}`);
+        continue;
+      }
+      count++;
+      for (const c of manifest.chunks) {
+        if (seen.has(c.id)) continue;
+        seen.add(c.id);
+        wanted.push({ id: c.id, length: c.length });
+      }
+    }
+    this.#wantedFor = main.oid;
+    this.#wanted = wanted;
+    this.#progress.wantedBlobs = count;
+    this.#progress.wantedChunks = wanted.length;
+    return wanted;
+  }
+
+  /** One pass: compute what is missing, fetch it from connected peers until done or stuck. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { blobs } = this.#init;
+    const wanted = await this.#wantedChunks(signal);
+    const lengths = new Map(wanted.map((w) => [w.id, w.length]));
+    const missing = await blobs.missingChunks({ ids: lengths.keys(), signal });
+    this.#progress.missingChunks = missing.length;
+    if (missing.length === 0) return;
+    const queue = new Map<string, Wanted>();
+    for (const id of missing) queue.set(id, { id, length: lengths.get(id)!, excluded: new Set() });
+    const inFlight = new Set<string>();
+    const peers = this.#net.connectedPeers();
+    if (peers.length === 0) return;
+    const take = (peer: string): Wanted[] => {
+      const batch: Wanted[] = [];
+      let bytes = 0;
+      for (const w of queue.values()) {
+        if (inFlight.has(w.id) || w.excluded.has(peer)) continue;
+        batch.push(w);
+        inFlight.add(w.id);
+        bytes += w.length;
+        if (batch.length >= MAX_GET_IDS || bytes >= REQUEST_BYTES) break;
+      }
+      return batch;
+    };
+    const lane = async (peer: PeerId) => {
+      const id = peer.toString();
+      for (;;) {
+        signal.throwIfAborted();
+        if (this.#init.peers.banned(id)) return;
+        const batch = take(id);
+        if (batch.length === 0) return;
+        try {
+          await this.#fetchBatch(peer, batch, queue, signal);
+        } catch (error) {
+          if (signal.aborted) throw error;
+          // A peer that fails mid-request (disconnect, reset) is not asked again this pass.
+          for (const w of batch) if (queue.has(w.id)) w.excluded.add(id);
+          this.#init.peers.get(id).lastError = (error as Error).message;
+        } finally {
+          for (const w of batch) inFlight.delete(w.id);
+        }
+      }
+    };
+    const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
+    await Promise.all(peers.flatMap((peer) => Array.from({ length: lanes }, () => lane(peer))));
+    this.#progress.missingChunks = queue.size;
+    if (queue.size > 0 && peers.length > 0) {
+      this.#init.log(
+        `chunks    ${queue.size} chunk(s) not available from ${peers.length} connected peer(s); will retry`,
+      );
+    }
+  }
+
+  async #fetchBatch(
+    peer: PeerId,
+    batch: Wanted[],
+    queue: Map<string, Wanted>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { blobs, peers, limits, log } = this.#init;
+    const id = peer.toString();
+    const record = peers.get(id);
+    const stream = await this.#net.openStream(peer, CHUNK_PROTOCOL, { signal });
+    const reader = new FrameReader(stream, {
+      maxFrame: MAX_CHUNK_SIZE + 64,
+      idleMs: limits.streamIdleMs,
+    });
+    const writes: Promise<void>[] = [];
+    try {
+      await sendJson(stream, GET, { ids: batch.map((w) => w.id) }, { signal });
+      await stream.close({ signal });
+      for (const w of batch) {
+        const frame = await reader.expect([CHUNK, MISSING], { signal });
+        if (frame.payload.length < 32) throw new ProtocolError("chunk frame without an id");
+        const got = Buffer.from(frame.payload.subarray(0, 32)).toString("hex");
+        if (got !== w.id) throw new ProtocolError("chunks answered out of order");
+        if (frame.kind === MISSING) {
+          w.excluded.add(id);
+          continue;
+        }
+        const bytes = frame.payload.subarray(32);
+        record.chunkBytesIn += bytes.length;
+        writes.push(
+          blobs.writeVerifiedChunk({ id: w.id, bytes, signal }).then(
+            () => {
+              queue.delete(w.id);
+              record.chunksIn++;
+              this.#progress.fetchedChunks++;
+              this.#progress.fetchedBytes += bytes.length;
+            },
+            (error) => {
+              if ((error as { code?: string }).code !== "chunk-corrupt") throw error;
+              w.excluded.add(id);
+              record.refusedChunks++;
+              this.#progress.refusedChunks++;
+              const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
+              log(
+                `refused   chunk ${w.id.slice(0, 12)} from ${record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
+              );
+            },
+          ),
+        );
+      }
+    } catch (error) {
+      stream.abort(error as Error);
+      throw error;
+    } finally {
+      await Promise.allSettled(writes);
+    }
+    await Promise.all(writes);
+  }
+
+  async #serve(stream: Stream, peer: PeerId): Promise<void> {
+    const { gate, blobs, limits, hooks, peers } = this.#init;
+    if (!gate.decide(peer, "inbound").admit) {
+      stream.abort(new ProtocolError("not admitted"));
+      return;
+    }
+    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(10 * 60_000)]);
+    const reader = new FrameReader(stream, {
+      maxFrame: limits.maxChunkRequest,
+      idleMs: limits.streamIdleMs,
+    });
+    const record = peers.get(peer.toString());
+    try {
+      const frame = await reader.expect([GET], { signal });
+      const ids = parseJson(frame.payload, "GET").ids;
+      if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every((i) => HEX64.test(i)))
+        throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
+      for (const chunk of ids as string[]) {
+        const idBytes = Buffer.from(chunk, "hex");
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = await blobs.readChunk({ id: chunk });
+        } catch (error) {
+          if (!(error instanceof GdoError)) throw error;
+        }
+        if (!bytes) {
+          await sendFrame(stream, MISSING, idBytes, { signal });
+          continue;
+        }
+        if (hooks?.chunk) bytes = hooks.chunk(chunk, bytes);
+        const payload = new Uint8Array(32 + bytes.length);
+        payload.set(idBytes, 0);
+        payload.set(bytes, 32);
+        await sendFrame(stream, CHUNK, payload, { signal });
+        record.chunkBytesOut += bytes.length;
+        this.#progress.servedChunks++;
+        this.#progress.servedBytes += bytes.length;
+      }
+      await stream.close({ signal });
+    } catch (error) {
+      stream.abort(error as Error);
+      if (error instanceof ProtocolError) peers.penalize(peer.toString(), 1, error.message);
+    }
+  }
+}

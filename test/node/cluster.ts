@@ -1,0 +1,299 @@
+/**
+ * Real nodes for tests: each a separate OS process (`gdo node`) on
+ * 127.0.0.1 with its own data folder, key and fixed ports, mDNS off. The
+ * first member founds the ledger on disk; the others start empty and join it
+ * from their bootstrap peers, as a new device would.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { serializeMember } from "../../ledger/charter.ts";
+import { parseCommit } from "../../ledger/commit.ts";
+import { writeKeyFile } from "../../ledger/keyfile.ts";
+import { Ledger } from "../../ledger/ledger.ts";
+import { Repository } from "../../ledger/repository.ts";
+import { generateKey, type SshPrivateKey } from "../../ledger/sshkey.ts";
+import { peerIdOf } from "../../node/identity.ts";
+import type { NodeStatus } from "../../node/status.ts";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const NODE_BIN = join(ROOT, "node_modules/.bin/node");
+const text = (s: string) => new TextEncoder().encode(s);
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value; throws with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 90_000, everyMs = 250 }: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let i = 0; Date.now() < deadline && i < 100_000; i++) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+  );
+}
+
+export interface MemberSpec {
+  name: string;
+  roles: string[];
+}
+
+export class TestNode {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly key: SshPrivateKey;
+  readonly port: number;
+  peerId = "";
+  proc: ChildProcess | undefined;
+  output = "";
+  /** Extra environment and the entry script (a test-only entry for liars). */
+  env: Record<string, string> = {};
+  entry: string[] = [join(ROOT, "cli/main.ts"), "node"];
+  #exited: Promise<void> | undefined;
+
+  constructor(name: string, dataDir: string, key: SshPrivateKey, port: number) {
+    this.name = name;
+    this.dataDir = dataDir;
+    this.key = key;
+    this.port = port;
+  }
+
+  get address(): string {
+    return `/ip4/127.0.0.1/tcp/${this.port}/p2p/${this.peerId}`;
+  }
+
+  get gitdir(): string {
+    return join(this.dataDir, "ledger.git");
+  }
+
+  configure(config: Record<string, unknown>): void {
+    writeFileSync(
+      join(this.dataDir, "config.json"),
+      JSON.stringify({
+        listen: [`/ip4/127.0.0.1/tcp/${this.port}`],
+        mdns: false,
+        httpPort: 0,
+        syncIntervalMs: 3000,
+        ...config,
+      }),
+    );
+  }
+
+  start(): void {
+    if (this.proc && this.proc.exitCode === null) throw new Error(`${this.name} already runs`);
+    const emptyRfcs = join(this.dataDir, "no-rfcs");
+    mkdirSync(emptyRfcs, { recursive: true });
+    this.output += `--- start ${new Date().toISOString()}\n`;
+    const proc = spawn(NODE_BIN, [...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs], {
+      cwd: this.dataDir,
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    proc.stdout!.on("data", (d) => {
+      this.output += d.toString();
+    });
+    proc.stderr!.on("data", (d) => {
+      this.output += d.toString();
+    });
+    this.#exited = new Promise((done) => proc.once("exit", () => done()));
+    this.proc = proc;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The HTTP base URL from the node's runtime file (written once it is up). */
+  http(): string {
+    const runtime = JSON.parse(readFileSync(join(this.dataDir, "node.json"), "utf8"));
+    if (runtime.pid !== this.proc?.pid) throw new Error("runtime file is from another run");
+    return runtime.http;
+  }
+
+  async ready(): Promise<void> {
+    await waitFor(`${this.name} to serve its API`, async () => {
+      if (!this.running) throw new Error(`${this.name} exited:\n${this.output}`);
+      return (await this.status()) !== undefined;
+    });
+  }
+
+  async status(): Promise<NodeStatus> {
+    const response = await fetch(`${this.http()}/api/status`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    return (await response.json()) as NodeStatus;
+  }
+
+  async post(path: string, body: unknown): Promise<Record<string, unknown>> {
+    const token = readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
+    const response = await fetch(`${this.http()}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body instanceof Uint8Array ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const value = (await response.json()) as Record<string, unknown>;
+    if (!response.ok) throw new Error(`${path} → ${response.status}: ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  /** One block through the running node's API. */
+  async write(files: Record<string, string>, message: string): Promise<string> {
+    const body = {
+      message,
+      files: Object.fromEntries(Object.entries(files).map(([p, t]) => [p, { text: t }])),
+    };
+    return (await this.post("/api/write", body)).block as string;
+  }
+
+  /** One block written by the CLI straight into the data folder (the node may be down). */
+  writeOffline(path: string, content: string, message: string): string {
+    const file = join(this.dataDir, `offline-${Date.now()}-${Math.random()}`);
+    writeFileSync(file, content);
+    const result = spawnSync(
+      NODE_BIN,
+      [
+        join(ROOT, "cli/main.ts"),
+        "write",
+        `${path}=${file}`,
+        "-m",
+        message,
+        "--data",
+        this.dataDir,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    if (result.status !== 0) throw new Error(`gdo write failed: ${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.proc!.kill("SIGTERM");
+    await Promise.race([this.#exited, sleep(30_000)]);
+    if (this.running) this.proc!.kill("SIGKILL");
+    await this.#exited;
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    this.proc!.kill("SIGKILL");
+    await this.#exited;
+  }
+
+  async main(): Promise<string | undefined> {
+    const repo = await Repository.open({ gitdir: this.gitdir }).catch(() => undefined);
+    return repo?.readRef("refs/heads/main");
+  }
+
+  /** Every block reachable from main, by id. */
+  async history(): Promise<Map<string, { parents: string[]; message: string }>> {
+    const repo = await Repository.open({ gitdir: this.gitdir });
+    const main = await repo.readRef("refs/heads/main");
+    const out = new Map<string, { parents: string[]; message: string }>();
+    const stack = main ? [main] : [];
+    while (stack.length > 0) {
+      const oid = stack.pop()!;
+      if (out.has(oid)) continue;
+      const commit = parseCommit(oid, (await repo.readObject(oid)).content);
+      out.set(oid, { parents: commit.parents, message: commit.message });
+      stack.push(...commit.parents);
+    }
+    return out;
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    const ledger = await Ledger.open({ gitdir: this.gitdir, durable: false });
+    const bytes = await ledger.readFile(path);
+    return bytes ? new TextDecoder().decode(bytes) : undefined;
+  }
+}
+
+/**
+ * Makes a cluster: `members[0]` founds the ledger (admin) and adds the others
+ * with their roles; every node gets a data folder, key and port, and a config
+ * whose bootstrap list holds all the other nodes. Extra nodes (`outsiders`)
+ * get keys but are not added to the ledger.
+ */
+export async function makeCluster(
+  members: MemberSpec[],
+  { outsiders = [] as string[] } = {},
+): Promise<{ nodes: Map<string, TestNode>; root: string; cleanup: () => Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), "gdo-node-test-"));
+  const nodes = new Map<string, TestNode>();
+  for (const name of [...members.map((m) => m.name), ...outsiders]) {
+    const dataDir = join(root, name);
+    mkdirSync(dataDir, { recursive: true });
+    const key = generateKey(name);
+    await writeKeyFile({ path: join(dataDir, "key"), key });
+    const node = new TestNode(name, dataDir, key, await freePort());
+    node.peerId = (await peerIdOf(key)).toString();
+    nodes.set(name, node);
+  }
+  const founder = nodes.get(members[0]!.name)!;
+  const { ledger } = await Ledger.create({
+    gitdir: founder.gitdir,
+    key: founder.key,
+    founder: founder.name,
+    name: "Test Makerspace",
+    durable: false,
+  });
+  for (const m of members.slice(1)) {
+    const node = nodes.get(m.name)!;
+    await ledger.commit({
+      key: founder.key,
+      message: `Add ${m.name}`,
+      edits: [
+        {
+          path: `charter/members/${m.name}.yaml`,
+          content: text(
+            serializeMember({
+              name: m.name,
+              key: node.key.publicKey.keyText,
+              roles: m.roles,
+              added: "2026-11-25",
+            }),
+          ),
+        },
+      ],
+    });
+  }
+  for (const node of nodes.values()) {
+    node.configure({
+      bootstrap: [...nodes.values()].filter((n) => n !== node).map((n) => n.address),
+    });
+  }
+  const cleanup = async () => {
+    await stopAll(nodes.values());
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { nodes, root, cleanup };
+}
+
+/** Stops every node that still runs (for `after`). */
+export async function stopAll(nodes: Iterable<TestNode>): Promise<void> {
+  await Promise.allSettled([...nodes].map((n) => n.stop()));
+}
