@@ -15,7 +15,13 @@ import { Ledger, MAIN, toRef } from "../ledger/ledger.ts";
 import type { FileEntry } from "../ledger/tree-reader.ts";
 import type { VerifiedBlock } from "../ledger/verify.ts";
 import type { Diagnostic } from "../plugins/api.ts";
-import { type Decision, decisionsOfBlock, historyOf, signerKey } from "../plugins/rfc/decisions.ts";
+import {
+  attachApprovals,
+  type Decision,
+  decisionsOfBlock,
+  historyOf,
+  signerKey,
+} from "../plugins/rfc/decisions.ts";
 import type { RfcFrontMatter, RfcStatus } from "../plugins/rfc/format.ts";
 import { lintRfc } from "../plugins/rfc/lint.ts";
 import { isDocumentPath } from "../plugins/rfc/validate.ts";
@@ -175,6 +181,8 @@ async function buildSnapshot({
       decisions.push(...(await decisionsOfBlock({ block, reader, key })));
     }
   }
+
+  await attachApprovals({ ledger, blocks, decisions });
 
   const rfcs: RfcSource[] = [];
   for (const file of await reader.listFiles(tip.tree, "rfcs")) {

@@ -16,14 +16,25 @@
  * branch. Merges carry approvals instead (filled in by the proposal module).
  */
 import { parse as parseYaml } from "yaml";
+import { approvalText, parseApprovalTrailer, verifyApproval } from "../../ledger/approval.ts";
+import { parseTrailers } from "../../ledger/commit.ts";
 import type { Ledger } from "../../ledger/ledger.ts";
 import type { TreeReader } from "../../ledger/tree-reader.ts";
-import type { VerifiedBlock } from "../../ledger/verify.ts";
+import {
+  APPROVAL_TRAILER,
+  MERGE_TRAILER,
+  PROPOSAL_TRAILER,
+  type VerifiedBlock,
+} from "../../ledger/verify.ts";
 import { FILE_NAME, isRfcStatus, type RfcStatus } from "./format.ts";
 import { findFrontMatter } from "./front-matter.ts";
 import { isDocumentPath } from "./validate.ts";
 
-/** One signed approval of a decision (from a merge block); same shape as the decision's own proof. */
+/**
+ * One signed approval of a decision, carried by the merge block that landed
+ * it (RFC 6). `payload` is the approval record the reviewer signed (SSHSIG
+ * namespace `gdo-approval`); `block` is the merge; `timestamp` is the merge's.
+ */
 export interface Approval {
   block: string;
   signer: string;
@@ -31,6 +42,9 @@ export interface Approval {
   timestamp: number;
   payload: string;
   signature: string;
+  /** The proposal and the head the reviewer approved. */
+  proposal: string;
+  head: string;
 }
 
 export interface Decision {
@@ -168,6 +182,65 @@ export async function signerKey(ledger: Ledger, block: VerifiedBlock): Promise<s
 }
 
 /**
+ * Fills in `approvals`: a decision made on proposal branch X (its block carries
+ * `Gdo-Proposal: X`) is approved by the approvals that the first later merge
+ * of X (`Gdo-Merge: X <head>`) carries. Each approval is checked against the
+ * merged head and its signer found in the charter the merge was judged by;
+ * one that does not verify is left out (the verifier has already refused
+ * merges whose approvals do not hold, so this only happens for foreign data).
+ */
+export async function attachApprovals({
+  ledger,
+  blocks,
+  decisions,
+}: {
+  ledger: Ledger;
+  blocks: readonly VerifiedBlock[];
+  decisions: Decision[];
+}): Promise<void> {
+  const byBlock = new Map<string, Decision[]>();
+  for (const d of decisions) byBlock.set(d.block, [...(byBlock.get(d.block) ?? []), d]);
+  const waiting = new Map<string, Decision[]>();
+  for (const block of blocks) {
+    const trailers = parseTrailers(block.commit.message);
+    const proposal = trailers.get(PROPOSAL_TRAILER)?.[0];
+    if (proposal && byBlock.has(block.oid)) {
+      waiting.set(proposal, [...(waiting.get(proposal) ?? []), ...byBlock.get(block.oid)!]);
+    }
+    const merge = trailers.get(MERGE_TRAILER)?.[0];
+    if (!merge || block.parents.length < 2) continue;
+    const [id, head] = merge.split(" ");
+    const pending = id ? waiting.get(id) : undefined;
+    if (!id || !head || !pending) continue;
+    waiting.delete(id);
+    const charter = (await ledger.verifiedBlock(block.parents[0]!)).charter;
+    const target = { ledgerId: charter.id, proposal: id, head };
+    const approvals: Approval[] = [];
+    for (const value of trailers.get(APPROVAL_TRAILER) ?? []) {
+      try {
+        const approval = parseApprovalTrailer(value, target);
+        if (approval.verdict !== "approve") continue;
+        const member = charter.memberByKey(verifyApproval(approval, target));
+        if (!member) continue;
+        approvals.push({
+          block: block.oid,
+          signer: member.name,
+          key: member.key.keyText,
+          timestamp: block.commit.committer.timestamp,
+          payload: approvalText(target, approval.verdict),
+          signature: approval.signature,
+          proposal: id,
+          head,
+        });
+      } catch {
+        // Not a valid approval of this merge: not shown as one.
+      }
+    }
+    for (const d of pending) d.approvals = approvals;
+  }
+}
+
+/**
  * The decisions on a branch's history, oldest first. Verifies the history
  * (from the genesis, once per ledger instance) as it goes.
  */
@@ -182,10 +255,12 @@ export async function listDecisions({
 }): Promise<Decision[]> {
   const head = await ledger.requireHead(ref);
   const decisions: Decision[] = [];
-  for (const block of await historyOf({ ledger, head, ...(signal ? { signal } : {}) })) {
+  const blocks = await historyOf({ ledger, head, ...(signal ? { signal } : {}) });
+  for (const block of blocks) {
     if (block.parents.length > 1) continue;
     const key = await signerKey(ledger, block);
     decisions.push(...(await decisionsOfBlock({ block, reader: ledger.reader, key })));
   }
+  await attachApprovals({ ledger, blocks, decisions });
   return decisions;
 }

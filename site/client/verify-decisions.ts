@@ -8,6 +8,7 @@
 import { commitId, committerOf, verifySshsig } from "./sshsig.ts";
 
 interface Proof {
+  kind?: "block" | "approval";
   block: string;
   signer: string;
   payload: string;
@@ -37,6 +38,15 @@ async function check(element: HTMLElement, keys: Map<string, string>): Promise<s
     return "the block or signer shown differs from the signed data";
   const key = keys.get(proof.signer);
   if (!key) return `'${proof.signer}' is not a published member`;
+  if (proof.kind === "approval") {
+    const verdict = await verifySshsig({
+      payload: new TextEncoder().encode(proof.payload),
+      armored: proof.signature,
+      keyLine: key,
+      namespace: "gdo-approval",
+    });
+    return verdict.ok ? undefined : verdict.reason;
+  }
   if (committerOf(proof.payload) !== proof.signer) return "the payload names another signer";
   const subject = element.querySelector<HTMLElement>("[data-subject]");
   const message = proof.payload.slice(proof.payload.indexOf("\n\n") + 2).split("\n", 1)[0];

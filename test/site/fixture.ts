@@ -6,6 +6,7 @@
  */
 import { deflateSync } from "node:zlib";
 import type { Ledger } from "../../ledger/ledger.ts";
+import { mergeProposal, propose, review } from "../../ledger/proposal.ts";
 import type { SshPrivateKey } from "../../ledger/sshkey.ts";
 import { addMember, makeLedger, text } from "../helpers/ledger.ts";
 
@@ -148,6 +149,18 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
   await setStatus(bob, 1, "last-call", "accepted");
   await setStatus(alice, 2, "draft", "proposed");
   await setStatus(bob, 2, "proposed", "last-call");
+  // A proposal landed with two signed approvals (RFC 6: draft → proposed).
+  const carol = await addMember(ledger, alice, "carol", ["editor"]);
+  const door = Object.keys(files).find((p) => p.startsWith("rfcs/0006-"))!;
+  files[door] = files[door]!.replace("status: draft", "status: proposed");
+  const { proposal } = await propose(ledger, {
+    key: alice,
+    edits: [{ path: door, content: text(files[door]!) }],
+    message: "RFC 6: draft → proposed",
+  });
+  await review(ledger, { key: bob, proposal, verdict: "approve", message: "Looks good" });
+  await review(ledger, { key: carol, proposal, verdict: "approve", message: "Agreed" });
+  await mergeProposal(ledger, { key: alice, proposal });
   // Branches: an open proposal, and two divergent decisions on RFC 3.
   const head = await ledger.requireHead();
   for (const branch of ["proposals/7", "proposals/8", "proposals/9"]) {

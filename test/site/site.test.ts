@@ -95,7 +95,12 @@ describe("the built archive site", () => {
     const members = JSON.parse(read("api/members.json"));
     assert.deepEqual(
       members.map((m: { name: string }) => m.name),
-      ["alice", "bob"],
+      ["alice", "bob", "carol"],
+    );
+    const six = JSON.parse(read("api/rfcs/6.json"));
+    assert.deepEqual(
+      six.decisions[1].approvals.map((a: { signer: string }) => a.signer),
+      ["bob", "carol"],
     );
   });
 
@@ -191,6 +196,21 @@ describe("the archive site in a real browser", { skip: chromium }, () => {
     assert.ok(states.length >= 4);
     assert.deepEqual(new Set(states), new Set(["verified"]));
     assert.equal(await page.evaluate("window.__pwned"), undefined);
+    await page.close();
+  });
+
+  it("should verify approvals carried by a merge like decisions", async () => {
+    const page = await open("/rfcs/6/");
+    await page.waitForFunction(NO_PENDING);
+    const states = await page
+      .locator("[data-proof]")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-verified")));
+    assert.equal(states.length, 4, "added, proposed, and two approvals");
+    assert.deepEqual(new Set(states), new Set(["verified"]));
+    assert.match(
+      (await page.locator(".decision").last().textContent()) ?? "",
+      /Approved by\s+bob[\s\S]*Approved by\s+carol/,
+    );
     await page.close();
   });
 
