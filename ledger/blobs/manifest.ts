@@ -7,7 +7,7 @@
  *     gdo-blob v1                                                          fixed first line
  *     size 109466                                                          whole-blob bytes
  *     sha256 d9e749d9367fc908876749d6502eb212fee88c9a94892fb07da5ef3ba8bc39ed    whole-blob SHA-256
- *     chunker fastcdc-2020 min=16384 avg=65536 max=262144 level=2 seed=0   the cut rules used
+ *     chunker fastcdc-2020 min=8192 avg=32768 max=131072 level=2 seed=0    the cut rules used
  *     chunks 2                                                             count of lines below
  *     3b1a…(64 hex) 66549                                                  chunk id, length
  *     9f0c…(64 hex) 42917

@@ -298,7 +298,7 @@ describe("blob store", () => {
     const dataDir = tempDir();
     await open(dataDir);
     await assert.rejects(
-      open(dataDir, { chunker: { ...DEFAULT_CHUNKER, avgSize: 32_768 } }),
+      open(dataDir, { chunker: { ...DEFAULT_CHUNKER, avgSize: 16_384 } }),
       (e: Error & { code?: string }) =>
         e.code === "chunker-mismatch" && /never mixes cut rules/.test(e.message),
     );

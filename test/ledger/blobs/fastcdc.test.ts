@@ -363,7 +363,7 @@ describe("FastCDC chunker", () => {
       assert.ok(c.length >= DEFAULT_CHUNKER.minSize && c.length <= DEFAULT_CHUNKER.maxSize);
     });
     const mean = data.length / chunks.length;
-    assert.ok(mean > 48 * 1024 && mean < 96 * 1024, `mean chunk ${mean}`);
+    assert.ok(mean > 24 * 1024 && mean < 48 * 1024, `mean chunk ${mean}`);
   });
 
   it("should yield one empty final batch for an empty input", async () => {
@@ -398,7 +398,7 @@ describe("FastCDC chunker", () => {
 
   it("should round-trip the canonical parameter line and refuse anything else", () => {
     const line = formatChunkerParams(DEFAULT_CHUNKER);
-    assert.equal(line, "fastcdc-2020 min=16384 avg=65536 max=262144 level=2 seed=0");
+    assert.equal(line, "fastcdc-2020 min=8192 avg=32768 max=131072 level=2 seed=0");
     assert.deepEqual(parseChunkerParams(line), DEFAULT_CHUNKER);
     for (const bad of [
       "fastcdc-2020 min=16384 avg=65536 max=262144 level=2",

@@ -16,23 +16,23 @@ const A = hex("a");
 const B = hex("b");
 
 const sample: Manifest = {
-  size: 70_000,
+  size: 40_000,
   sha256: hex("whole"),
   chunker: { ...DEFAULT_CHUNKER },
   chunks: [
-    { id: A, length: 65_536 },
-    { id: B, length: 4_464 },
+    { id: A, length: 32_768 },
+    { id: B, length: 7_232 },
   ],
 };
 
 const canonical = [
   "gdo-blob v1",
-  "size 70000",
+  "size 40000",
   `sha256 ${hex("whole")}`,
-  "chunker fastcdc-2020 min=16384 avg=65536 max=262144 level=2 seed=0",
+  "chunker fastcdc-2020 min=8192 avg=32768 max=131072 level=2 seed=0",
   "chunks 2",
-  `${A} 65536`,
-  `${B} 4464`,
+  `${A} 32768`,
+  `${B} 7232`,
   "",
 ].join("\n");
 
@@ -86,19 +86,19 @@ describe("blob manifests", () => {
 
   it("should refuse a zero-length chunk", () => {
     refuses(
-      withLine(7, `${B} 0`).replace("size 70000", "size 65536"),
+      withLine(7, `${B} 0`).replace("size 40000", "size 32768"),
       "chunk",
       /chunk 1 has length 0/,
     );
   });
 
   it("should refuse a chunk longer than the chunker's max", () => {
-    const text = withLine(6, `${A} 262145`).replace("size 70000", "size 266609");
-    refuses(text, "chunk", /exceeds the chunker's max 262144/);
+    const text = withLine(6, `${A} 131073`).replace("size 40000", "size 138305");
+    refuses(text, "chunk", /exceeds the chunker's max 131072/);
   });
 
   it("should refuse sizes that do not add up", () => {
-    refuses(withLine(2, "size 70001"), "size", /size 70001 but the chunk lengths add up to 70000/);
+    refuses(withLine(2, "size 40001"), "size", /size 40001 but the chunk lengths add up to 40000/);
   });
 
   it("should refuse a chunk count that does not match the chunk lines", () => {
@@ -114,7 +114,7 @@ describe("blob manifests", () => {
       `../../${A.slice(6)}`,
       `${A.slice(0, 62)}/x`,
     ]) {
-      refuses(withLine(6, `${bad} 65536`), "chunk", /must be '<64 lowercase hex> <length>'/);
+      refuses(withLine(6, `${bad} 32768`), "chunk", /must be '<64 lowercase hex> <length>'/);
     }
   });
 
@@ -126,7 +126,7 @@ describe("blob manifests", () => {
   it("should refuse unknown, missing, repeated and reordered fields", () => {
     refuses(withLine(4, "compression zstd"), "compression", /unknown field 'compression'/);
     refuses(withLine(4, null), "chunker", /field 'chunks' out of order/);
-    refuses(withLine(3, "size 70000"), "sha256", /field 'size' out of order or repeated/);
+    refuses(withLine(3, "size 40000"), "sha256", /field 'size' out of order or repeated/);
     refuses(
       withLine(5, null).replace(/\n[0-9a-f]{64} \d+/g, ""),
       "chunks",
@@ -138,12 +138,12 @@ describe("blob manifests", () => {
   it("should refuse missing or malformed chunker parameters, naming the field", () => {
     refuses(withLine(4, "chunker"), "chunker", /has no value/);
     refuses(
-      withLine(4, "chunker fastcdc-2020 min=16384 avg=65536 max=262144"),
+      withLine(4, "chunker fastcdc-2020 min=8192 avg=32768 max=131072"),
       "chunker",
       /chunker must read/,
     );
     refuses(
-      withLine(4, "chunker fastcdc-2020 min=16384 avg=65536 max=262144 level=9 seed=0"),
+      withLine(4, "chunker fastcdc-2020 min=8192 avg=32768 max=131072 level=9 seed=0"),
       "chunker.normalization",
       /normalization/,
     );
@@ -166,9 +166,9 @@ describe("blob manifests", () => {
 
   it("should refuse non-canonical spellings (CR, leading zeros, extra spaces, blank lines)", () => {
     refuses(canonical.replace(/\n/g, "\r\n"), "encoding", /not printable ASCII/);
-    refuses(withLine(2, "size 070000"), "size", /canonical decimal/);
-    refuses(withLine(2, "size  70000"), "size", /canonical decimal/);
-    refuses(withLine(6, `${A}  65536`), "chunk", /canonical decimal/);
+    refuses(withLine(2, "size 040000"), "size", /canonical decimal/);
+    refuses(withLine(2, "size  40000"), "size", /canonical decimal/);
+    refuses(withLine(6, `${A}  32768`), "chunk", /canonical decimal/);
     refuses(`${canonical}\n`, "chunks", /but 3 chunk line/);
     refuses(
       Buffer.from(canonical.replace("size", "s\u00efze"), "latin1"),
@@ -180,7 +180,7 @@ describe("blob manifests", () => {
   it("should refuse to serialize a manifest that would not parse", () => {
     assert.throws(() => serializeManifest({ ...sample, size: 1 }), { code: "manifest-invalid" });
     assert.throws(
-      () => serializeManifest({ ...sample, chunks: [{ id: "../x", length: 70_000 }] }),
+      () => serializeManifest({ ...sample, chunks: [{ id: "../x", length: 40_000 }] }),
       { code: "manifest-invalid" },
     );
     assert.throws(
