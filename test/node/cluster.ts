@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -22,6 +23,28 @@ import type { NodeStatus } from "../../node/status.ts";
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const NODE_BIN = join(ROOT, "node_modules/.bin/node");
 const text = (s: string) => new TextEncoder().encode(s);
+
+/** One HTTP request on a fresh connection (no keep-alive: a node may restart between calls). */
+export function httpRequest(
+  url: string,
+  {
+    method = "GET",
+    headers = {},
+    body,
+  }: { method?: string; headers?: Record<string, string>; body?: Uint8Array },
+): Promise<{ status: number; body: Buffer }> {
+  return new Promise((done, fail) => {
+    const req = request(url, { method, headers, agent: false, timeout: 120_000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (d: Buffer) => parts.push(d));
+      res.on("end", () => done({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on("error", fail);
+    });
+    req.on("timeout", () => req.destroy(new Error(`${url}: timed out`)));
+    req.on("error", fail);
+    req.end(body);
+  });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -103,7 +126,7 @@ export class TestNode {
   }
 
   start(): void {
-    if (this.proc && this.proc.exitCode === null) throw new Error(`${this.name} already runs`);
+    if (this.running) throw new Error(`${this.name} already runs`);
     const emptyRfcs = join(this.dataDir, "no-rfcs");
     mkdirSync(emptyRfcs, { recursive: true });
     this.output += `--- start ${new Date().toISOString()}\n`;
@@ -193,7 +216,7 @@ export class TestNode {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.proc!.kill("SIGTERM");
-    await Promise.race([this.#exited, sleep(30_000)]);
+    await Promise.race([this.#exited, sleep(30_000, undefined, { ref: false })]);
     if (this.running) this.proc!.kill("SIGKILL");
     await this.#exited;
   }
