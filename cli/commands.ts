@@ -6,12 +6,14 @@ import { logCommand } from "./log.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node.ts";
 import { rfcCommand } from "./rfc.ts";
+import { statusCommand } from "./status.ts";
 import { verifyCommand } from "./verify.ts";
 import { writeCommand } from "./write.ts";
 
 /** Every top-level `gdo` command, in the order `gdo --help` lists them. */
 export const commands: Command[] = [
   nodeCommand,
+  statusCommand,
   initCommand,
   keyCommand,
   memberCommand,

@@ -381,7 +381,7 @@ export class Replica {
   }
 
   /** How each remote head relates to local main: for `gdo status` and the HTTP API. */
-  async divergence(): Promise<Divergence[]> {
+  async divergence({ checkMerges = false }: { checkMerges?: boolean } = {}): Promise<Divergence[]> {
     const main = await this.main();
     if (!main) return [];
     const out: Divergence[] = [];
@@ -395,13 +395,18 @@ export class Replica {
       let behind = 0;
       for (const oid of mine) if (!theirs.has(oid)) ahead++;
       for (const oid of theirs) if (!mine.has(oid)) behind++;
-      out.push({
-        ...r,
-        relation,
-        ahead,
-        behind,
-        conflicts: this.#conflicts.get(r.oid) ?? [],
-      });
+      let conflicts = this.#conflicts.get(r.oid) ?? [];
+      if (checkMerges && relation === "diverged") {
+        const base = this.#verifier.mergeBase(local, r.oid);
+        const plan = await planMerge({
+          reader: this.#verifier.reader,
+          base: base ? (await this.verify(base)).tree : undefined,
+          ours: (await this.verify(local)).tree,
+          theirs: (await this.verify(r.oid)).tree,
+        });
+        conflicts = plan.clean ? [] : plan.conflicts.map((c) => c.path);
+      }
+      out.push({ ...r, relation, ahead, behind, conflicts });
     }
     return out;
   }
