@@ -10,8 +10,10 @@
  * hooks (run in the host process) share one read of the ledger.
  */
 
+import { approvalText } from "../ledger/approval.ts";
 import { NotFoundError } from "../ledger/errors.ts";
 import { Ledger, MAIN, toRef } from "../ledger/ledger.ts";
+import { type ProposalStatus, proposalStatus } from "../ledger/proposal.ts";
 import type { FileEntry } from "../ledger/tree-reader.ts";
 import type { VerifiedBlock } from "../ledger/verify.ts";
 import type { Diagnostic } from "../plugins/api.ts";
@@ -25,6 +27,7 @@ import {
 import type { RfcFrontMatter, RfcStatus } from "../plugins/rfc/format.ts";
 import { lintRfc } from "../plugins/rfc/lint.ts";
 import { isDocumentPath } from "../plugins/rfc/validate.ts";
+import { pluginValidator } from "../plugins/validator.ts";
 import { LedgerUnreadableError } from "./errors.ts";
 import { globalRegistry } from "./global-registry.ts";
 
@@ -57,6 +60,18 @@ export interface MemberView {
   revokedReason?: string;
 }
 
+/** A signed review of a proposal head (an approval record, SSHSIG namespace gdo-approval). */
+export interface ReviewView {
+  reviewer: string;
+  verdict: "approve" | "reject";
+  head: string;
+  message: string;
+  /** For the proposal's current head (older reviews no longer count). */
+  current: boolean;
+  payload: string;
+  signature: string;
+}
+
 export interface ProposalView {
   id: string;
   ref: string;
@@ -69,6 +84,9 @@ export interface ProposalView {
   decisions: Decision[];
   /** What the proposal still needs, in words ("2 approvals from editor for the status change of RFC 7"). */
   needs: string[];
+  reviews: ReviewView[];
+  /** Content problems a merge would be refused for, and merge conflicts. */
+  problems: string[];
   /** The proposal is not signed by a member any more, or its history does not verify. */
   problem?: string;
 }
@@ -108,6 +126,7 @@ export interface Snapshot {
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const PROPOSALS = "refs/heads/proposals/";
+const REVIEWS = "refs/heads/reviews/";
 
 type Memo = Map<string, Promise<Snapshot>>;
 const memo: Memo = globalRegistry("snapshots");
@@ -221,6 +240,7 @@ async function buildSnapshot({
   );
   const { proposals, branchDecisions } = await readBranches({
     ledger,
+    gitdir,
     ref,
     onBranch,
     tip,
@@ -265,12 +285,14 @@ function summary(block: VerifiedBlock, kind: BlockSummary["kind"]): BlockSummary
  */
 async function readBranches({
   ledger,
+  gitdir,
   ref,
   onBranch,
   tip,
   signal,
 }: {
   ledger: Ledger;
+  gitdir: string;
   ref: string;
   onBranch: Set<string>;
   tip: VerifiedBlock;
@@ -280,7 +302,7 @@ async function readBranches({
   const branchDecisions: Array<{ ref: string; decision: Decision }> = [];
   const refs = await ledger.repo.listRefs("refs/heads/");
   for (const [name, oid] of [...refs].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (name === ref || onBranch.has(oid)) continue;
+    if (name === ref || onBranch.has(oid) || name.startsWith(REVIEWS)) continue;
     signal?.throwIfAborted();
     let own: VerifiedBlock[];
     try {
@@ -299,6 +321,8 @@ async function readBranches({
           paths: [],
           decisions: [],
           needs: [],
+          reviews: [],
+          problems: [],
           problem: `does not verify: ${(error as Error).message}`,
         });
       }
@@ -327,7 +351,19 @@ async function readBranches({
         needs.push(`${how} for RFC ${decision.rfc}: ${decision.from} → ${decision.to}`);
       }
     }
-    if (needs.length === 0) needs.push("a merge into the main branch by a member");
+    const id = name.slice(PROPOSALS.length);
+    const status = await statusOf(gitdir, id);
+    if (status) {
+      needs.splice(
+        0,
+        needs.length,
+        ...status.needs.map(
+          (n) =>
+            `${n.needed - n.have} more approval${n.needed - n.have === 1 ? "" : "s"} from ${n.role}${n.kind ? ` (${n.kind})` : ""}: ${n.have} of ${n.needed}`,
+        ),
+      );
+    }
+    if (needs.length === 0) needs.push("nothing: a member can merge it now");
     proposals.push({
       id: name.slice(PROPOSALS.length),
       ref: name,
@@ -338,9 +374,53 @@ async function readBranches({
       paths: [...paths].sort(),
       decisions,
       needs,
+      reviews: (status?.reviews ?? []).map((r) => ({
+        reviewer: r.reviewer,
+        verdict: r.verdict,
+        head: r.head,
+        message: r.message,
+        current: r.current,
+        payload: approvalText(r.approval, r.verdict),
+        signature: r.approval.signature,
+      })),
+      problems: [
+        ...(status?.problems ?? []),
+        ...(status?.conflicts ?? []).map((c) => `merge conflict: ${c.path}`),
+      ],
     });
   }
+  await closeStatusLedger();
   return { proposals, branchDecisions };
+}
+
+/**
+ * Where a proposal stands, from the ledger's proposal module (RFC 6), judged
+ * with the plugins' validators so that requirements such as status-change
+ * approvals are counted. Undefined when it cannot tell (e.g. a branch made
+ * by hand, without proposal trailers): the caller's estimate stands.
+ */
+let statusLedger: { gitdir: string; ledger: Ledger; close: () => Promise<void> } | undefined;
+
+async function statusOf(gitdir: string, id: string): Promise<ProposalStatus | undefined> {
+  try {
+    if (!statusLedger) {
+      const { validate, host } = await pluginValidator();
+      statusLedger = {
+        gitdir,
+        ledger: await Ledger.open({ gitdir, validate }),
+        close: () => host.close(),
+      };
+    }
+    return await proposalStatus(statusLedger.ledger, id);
+  } catch {
+    return undefined;
+  }
+}
+
+async function closeStatusLedger() {
+  const open = statusLedger;
+  statusLedger = undefined;
+  await open?.close();
 }
 
 /**

@@ -82,9 +82,7 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     if (n === 3) body += `\nAs RFC 2 says, members vote. A ${SEARCH_TERM} may attend.\n`;
     if (n === 4) {
       extra.updates = "[3]";
-      extra.attachments =
-        "{ 'diagram.png': rfcs/assets/0004/diagram.png, 'bad.svg': rfcs/assets/0004/bad.svg }";
-      body += `\n![Budget diagram](diagram.png)\n\n![unsafe](bad.svg)\n\n![missing](../assets/0004/nothere.png)\n`;
+      body += `\n![Budget diagram](assets/0004/diagram.png)\n\n![unsafe](assets/0004/bad.svg)\n\n![missing](../assets/0004/nothere.png)\n`;
     }
     if (n === 5) {
       body += `\n<script>window.__pwned = 1</script>\n\n<img src="x.png" onerror="window.__pwned = 2">\n\n[click](javascript:window.__pwned=3)\n\n<a href="https://example.org" onclick="window.__pwned=4">external</a>\n`;
@@ -126,48 +124,55 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     message: "Attachments for RFC 4",
   });
   const bob = await addMember(ledger, alice, "bob", ["editor"]);
+  const carol = await addMember(ledger, alice, "carol", ["editor"]);
+  const names = new Map([
+    [alice, "alice"],
+    [bob, "bob"],
+    [carol, "carol"],
+  ]);
+  /**
+   * A status change as the charter wants it: a proposal by `key`, reviewed by
+   * `reviewers` (default: the two editors who did not propose it), merged by
+   * alice unless `merge` is false. Returns the proposal id.
+   */
   const setStatus = async (
     key: SshPrivateKey,
     n: number,
     from: string,
     to: string,
-    ref?: string,
+    options: { reviewers?: SshPrivateKey[]; merge?: boolean } = {},
   ) => {
     const path = Object.keys(files).find((p) => p.startsWith(`rfcs/${pad(n)}-`))!;
-    const current = new TextDecoder().decode((await ledger.readFile(path, ref ?? "main"))!);
+    const current = new TextDecoder().decode((await ledger.readFile(path))!);
     const next = current.replace(`status: ${from}`, `status: ${to}`);
-    files[path] = next;
-    await ledger.commit({
+    const { proposal } = await propose(ledger, {
       key,
       edits: [{ path, content: text(next) }],
       message: `RFC ${n}: ${from} → ${to}`,
-      ...(ref ? { ref } : {}),
     });
+    const reviewers = options.reviewers ?? [bob, carol, alice].filter((k) => k !== key).slice(0, 2);
+    for (const reviewer of reviewers) {
+      await review(ledger, {
+        key: reviewer,
+        proposal,
+        verdict: "approve",
+        message: `${names.get(reviewer)} agrees`,
+      });
+    }
+    if (options.merge !== false) await mergeProposal(ledger, { key: alice, proposal });
+    return proposal;
   };
   await setStatus(alice, 1, "draft", "proposed");
   await setStatus(bob, 1, "proposed", "last-call");
   await setStatus(bob, 1, "last-call", "accepted");
   await setStatus(alice, 2, "draft", "proposed");
   await setStatus(bob, 2, "proposed", "last-call");
-  // A proposal landed with two signed approvals (RFC 6: draft → proposed).
-  const carol = await addMember(ledger, alice, "carol", ["editor"]);
-  const door = Object.keys(files).find((p) => p.startsWith("rfcs/0006-"))!;
-  files[door] = files[door]!.replace("status: draft", "status: proposed");
-  const { proposal } = await propose(ledger, {
-    key: alice,
-    edits: [{ path: door, content: text(files[door]!) }],
-    message: "RFC 6: draft → proposed",
-  });
-  await review(ledger, { key: bob, proposal, verdict: "approve", message: "Looks good" });
-  await review(ledger, { key: carol, proposal, verdict: "approve", message: "Agreed" });
-  await mergeProposal(ledger, { key: alice, proposal });
-  // Branches: an open proposal, and two divergent decisions on RFC 3.
-  const head = await ledger.requireHead();
-  for (const branch of ["proposals/7", "proposals/8", "proposals/9"]) {
-    await ledger.repo.updateRef({ ref: `refs/heads/${branch}`, oid: head, expected: undefined });
-  }
-  await setStatus(alice, 7, "draft", "proposed", "refs/heads/proposals/7");
-  await setStatus(alice, 3, "draft", "proposed", "refs/heads/proposals/8");
-  await setStatus(bob, 3, "draft", "withdrawn", "refs/heads/proposals/9");
+  await setStatus(alice, 6, "draft", "proposed");
+  // Open proposals: RFC 7 with no review yet, RFC 10 with one approval of two,
+  // and two proposals deciding RFC 3 differently (a conflict).
+  await setStatus(alice, 7, "draft", "proposed", { reviewers: [], merge: false });
+  await setStatus(alice, 10, "draft", "proposed", { reviewers: [bob], merge: false });
+  await setStatus(alice, 3, "draft", "proposed", { reviewers: [], merge: false });
+  await setStatus(bob, 3, "draft", "withdrawn", { reviewers: [], merge: false });
   return { gitdir, ledger, alice, bob };
 }

@@ -23,7 +23,6 @@ describe("RFC decisions", () => {
     );
     for (const d of rfc1) {
       assert.equal(d.path, "rfcs/0001-archive-basics.md");
-      assert.deepEqual(d.approvals, []);
       assert.match(d.key, /^ssh-ed25519 /);
       const verdict = await verifySshsig({
         payload: new TextEncoder().encode(d.payload),
@@ -32,9 +31,25 @@ describe("RFC decisions", () => {
       });
       assert.deepEqual(verdict, { ok: true }, `${d.block}`);
     }
+    assert.deepEqual(
+      rfc1.map((d) => d.approvals.map((a) => a.signer).join("+")),
+      ["", "bob+carol", "alice+carol", "alice+carol"],
+    );
+    for (const a of rfc1.flatMap((d) => d.approvals)) {
+      const verdict = await verifySshsig({
+        payload: new TextEncoder().encode(a.payload),
+        armored: a.signature,
+        keyLine: a.key,
+        namespace: "gdo-approval",
+      });
+      assert.deepEqual(verdict, { ok: true });
+    }
     // Decisions on unmerged proposal branches are not on main.
     assert.ok(!decisions.some((d) => d.rfc === 7 && d.to === "proposed"));
-    const onBranch = await listDecisions({ ledger, ref: "proposals/7" });
+    const branch = [...(await ledger.repo.listRefs("refs/heads/proposals/")).keys()].find((r) =>
+      r.includes("rfc-7-"),
+    )!;
+    const onBranch = await listDecisions({ ledger, ref: branch });
     assert.ok(onBranch.some((d) => d.rfc === 7 && d.from === "draft" && d.to === "proposed"));
   });
 
