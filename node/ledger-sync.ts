@@ -344,7 +344,7 @@ export class LedgerSync {
       if (frame.kind === HEADS_REQ) {
         const block = await replica.verify(main);
         let heads = await replica.localHeads();
-        if (this.#init.hooks?.heads) heads = this.#init.hooks.heads(heads);
+        if (this.#init.hooks?.heads) heads = await this.#init.hooks.heads(heads);
         const genesis = replica.verifier.genesis!;
         this.#count(
           peer,

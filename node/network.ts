@@ -20,6 +20,8 @@ export interface SyncNetwork {
 
 /** Hooks a test-only entry point may install to make a node serve bad data. Never set by `gdo node`. */
 export interface ServeHooks {
-  heads?: (heads: Record<string, string>) => Record<string, string>;
+  heads?: (
+    heads: Record<string, string>,
+  ) => Record<string, string> | Promise<Record<string, string>>;
   chunk?: (id: string, bytes: Uint8Array) => Uint8Array;
 }
