@@ -233,10 +233,12 @@ export class BlobStore {
   /**
    * Chunks, hashes and stores a stream, then stores its manifest locally and
    * returns it with its canonical bytes (to commit to the ledger) and id.
-   * Memory stays bounded (a few 4 MiB blocks) whatever the input size. Chunks
-   * already stored are not rewritten, only touched (mtime renewed for gc).
-   * Nothing is published until every chunk is durable: chunk files, their
-   * directories, then the manifest, each fsynced.
+   * Memory stays bounded (a few 2 MiB blocks) whatever the input size. Chunks
+   * already stored are not rewritten. Nothing is published until every chunk
+   * is durable: chunk files, their directories, then the manifest, each
+   * fsynced. The store lock keeps gc out until the manifest is written; after
+   * that the fresh local manifest keeps every chunk it names (new or reused)
+   * live for gc's grace period, until the ledger commits it.
    */
   async put({
     source,
@@ -254,7 +256,6 @@ export class BlobStore {
       const dirs = new Set<string>();
       const stored = new Map<string, Promise<void>>();
       const fileOp = limitConcurrency(FILE_OPS_IN_FLIGHT);
-      const now = new Date(this.clock());
       let size = 0;
       let newChunks = 0;
       let newBytes = 0;
@@ -262,11 +263,12 @@ export class BlobStore {
       let failure: unknown;
       const inFlight = new Set<Promise<void>>();
 
-      const storeChunk = (id: string, bytes: Uint8Array): Promise<void> => {
+      const storeChunk = (id: string, bytes: Uint8Array, known: boolean | undefined) => {
+        if (known === true) return undefined;
         let done = stored.get(id);
         if (!done) {
           done = fileOp(async () => {
-            if (await this.chunks.touch(id, now)) return;
+            if (known === undefined && (await this.chunks.has(id))) return;
             await this.chunks.writeTrusted(id, bytes);
             newChunks++;
             newBytes += bytes.length;
@@ -276,6 +278,9 @@ export class BlobStore {
         }
         return done;
       };
+      // With the real fs the hashing thread also checks which chunks exist;
+      // an injected fs (tests, faults) is asked here instead.
+      const chunksDir = this.fs === nodeStoreFs ? this.chunks.dir : undefined;
 
       for await (const batch of chunkStream({ source, cutter, shared: true, signal })) {
         if (failure) break;
@@ -287,7 +292,7 @@ export class BlobStore {
         }
         size += batch.data.length;
         const lengths = batch.chunks.map((c) => c.length);
-        let ids: Promise<string[]>;
+        let ids: Promise<{ ids: string[]; present?: boolean[] }>;
         let hashed: Promise<void> | undefined;
         if (inline) {
           inline.update(batch.data);
@@ -297,20 +302,23 @@ export class BlobStore {
             local.push(sha256Hex(batch.data.subarray(o, o + length)));
             o += length;
           }
-          ids = Promise.resolve(local);
+          ids = Promise.resolve({ ids: local });
         } else {
           hashed = hasher!.update(batch.data);
-          ids = batch.chunks.length ? this.pool.chunkIds(batch.data, lengths) : Promise.resolve([]);
+          ids = batch.chunks.length
+            ? this.pool.chunkIds(batch.data, lengths, chunksDir)
+            : Promise.resolve({ ids: [] });
         }
         const slot = entries.length;
         entries.length += lengths.length;
-        const written = ids.then(async (list) => {
+        const written = ids.then(async ({ ids: list, present }) => {
           const writes: Promise<void>[] = [];
           let o = 0;
           for (let k = 0; k < list.length; k++) {
             const id = list[k]!;
             entries[slot + k] = { id, length: lengths[k]! };
-            writes.push(storeChunk(id, batch.data.subarray(o, o + lengths[k]!)));
+            const write = storeChunk(id, batch.data.subarray(o, o + lengths[k]!), present?.[k]);
+            if (write) writes.push(write);
             o += lengths[k]!;
           }
           await Promise.all(writes);

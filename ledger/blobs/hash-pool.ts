@@ -91,16 +91,25 @@ export class HashPool {
     return this.threads;
   }
 
-  /** SHA-256 ids of consecutive chunks in `data` (which must view a SharedArrayBuffer). */
-  async chunkIds(data: Uint8Array, lengths: number[]): Promise<string[]> {
+  /**
+   * SHA-256 ids of consecutive chunks in `data` (which must view a
+   * SharedArrayBuffer), and, given the store's chunks folder, which of them
+   * are already there.
+   */
+  async chunkIds(
+    data: Uint8Array,
+    lengths: number[],
+    chunksDir?: string,
+  ): Promise<{ ids: string[]; present?: boolean[] }> {
     const reply = await this.started[1].request({
       op: "chunks",
       seq: ++this.seq,
       buffer: sharedBuffer(data),
       byteOffset: data.byteOffset,
       lengths,
+      ...(chunksDir ? { chunksDir } : {}),
     });
-    return (reply as { ids: string[] }).ids;
+    return reply as { ids: string[]; present?: boolean[] };
   }
 
   blobHasher(): BlobHasher {

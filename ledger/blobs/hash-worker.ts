@@ -2,12 +2,25 @@
  * Worker body for `hash-pool.ts`: SHA-256 over views of SharedArrayBuffer
  * blocks the chunking thread filled, so hashing overlaps chunking without a
  * copy. Kept free of imports from the rest of gdo so a worker starts fast.
+ *
+ * Given `chunksDir`, it also says which chunks are already stored (a
+ * synchronous stat here costs a few microseconds and no main-thread time;
+ * through the main thread's async fs it costs more than hashing the chunk).
  */
 import { createHash, type Hash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
 
 export type HashRequest =
-  | { op: "chunks"; seq: number; buffer: SharedArrayBuffer; byteOffset: number; lengths: number[] }
+  | {
+      op: "chunks";
+      seq: number;
+      buffer: SharedArrayBuffer;
+      byteOffset: number;
+      lengths: number[];
+      chunksDir?: string;
+    }
   | {
       op: "update";
       seq: number;
@@ -20,7 +33,7 @@ export type HashRequest =
   | { op: "discard"; stream: number };
 
 export type HashReply =
-  | { seq: number; ids: string[] }
+  | { seq: number; ids: string[]; present?: boolean[] }
   | { seq: number; hex: string }
   | { seq: number; done: true }
   | { seq: number; error: string };
@@ -39,7 +52,11 @@ if (port) {
             ids.push(createHash("sha256").update(view).digest("hex"));
             offset += length;
           }
-          port.postMessage({ seq: m.seq, ids } satisfies HashReply);
+          const dir = m.chunksDir;
+          const present = dir
+            ? ids.map((id) => existsSync(join(dir, id.slice(0, 2), id.slice(2))))
+            : undefined;
+          port.postMessage({ seq: m.seq, ids, present } satisfies HashReply);
         } catch (error) {
           port.postMessage({ seq: m.seq, error: String(error) } satisfies HashReply);
         }

@@ -337,15 +337,15 @@ describe("blob store", () => {
     assert.equal(none.removedChunks, 1);
   });
 
-  it("should treat fresh local manifests as live and renew chunks a put reuses", async () => {
+  it("should keep every chunk a fresh put reuses live through its fresh local manifest", async () => {
     const dataDir = tempDir();
     const store = await open(dataDir);
     const data = sampleData(400_000, 12);
     const first = await store.put({ source: [data] });
     for (const path of chunkFiles(dataDir).values()) oldTime(path);
     oldTime(join(dataDir, "blobs", "manifests", first.id));
-    // Re-putting the same bytes writes nothing but renews every chunk's mtime
-    // and the manifest, so the put→ledger-commit window is covered by the grace.
+    // Re-putting the same bytes writes no chunk, but rewrites the manifest:
+    // fresh, it keeps all its (old) chunks live until the ledger commits it.
     const again = await store.put({ source: [data] });
     assert.equal(again.newChunks, 0);
     const report = await store.gc({ liveManifests: [] });
