@@ -12,6 +12,8 @@ import { DEFAULT_MAX_BYTES, FILE_NAME } from "../plugins/rfc/format.ts";
 import { lintRfc, tooLarge } from "../plugins/rfc/lint.ts";
 import { referenceDiagnostics } from "../plugins/rfc/validate.ts";
 import { type Command, stringOption } from "./command.ts";
+import { rfcImportCommand } from "./rfc-import.ts";
+import { rfcNewCommand } from "./rfc-new.ts";
 
 const lint: Command = {
   name: "lint",
@@ -89,7 +91,7 @@ const lint: Command = {
 
 export const rfcCommand: Command = {
   name: "rfc",
-  summary: "the RFC archive: lint documents",
+  summary: "the RFC archive: new drafts, lint, import from other archives",
   usage: "rfc <command> [options]",
-  subcommands: [lint],
+  subcommands: [rfcNewCommand, lint, rfcImportCommand],
 };

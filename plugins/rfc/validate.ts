@@ -231,7 +231,8 @@ export async function validateRfcChanges(
         );
     }
     for (const [link, target] of Object.entries(cur.attachments ?? {})) {
-      if (!afterSet.has(target))
+      // An attachment is the file itself or its blob-store pointer (`<name>.blob`).
+      if (!afterSet.has(target) && !afterSet.has(`${target}.blob`))
         report(
           change.path,
           "attachment-missing",
@@ -275,7 +276,7 @@ export async function validateRfcChanges(
     }
     for (const [path, fields] of await allFields()) {
       for (const [link, target] of Object.entries(fields.attachments ?? {}))
-        if (target === change.path)
+        if (target === change.path || `${target}.blob` === change.path)
           report(
             path,
             "attachment-missing",
