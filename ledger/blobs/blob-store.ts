@@ -227,6 +227,7 @@ export class BlobStore {
 
   /** Stops the hashing threads (they are unref'd, so forgetting this never hangs a process). */
   async close(): Promise<void> {
+    await this.lock.close();
     await this.pool.close();
   }
 

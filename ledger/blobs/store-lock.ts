@@ -36,9 +36,18 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** How long a process keeps its writer registration after its last writer leaves. */
+const LINGER_MS = 200;
+
 export class StoreLock {
   private readonly fs: StoreFs;
   private readonly dir: string;
+  // One registration file per process, shared by all its writers in flight
+  // (a peer storing thousands of chunks must not pay three syscalls each),
+  // kept a moment after the last one leaves for the same reason.
+  private writers = 0;
+  private registration: Promise<string> | undefined;
+  private linger: NodeJS.Timeout | undefined;
 
   constructor({ fs, dir }: { fs: StoreFs; dir: string }) {
     this.fs = fs;
@@ -47,7 +56,9 @@ export class StoreLock {
 
   /**
    * Announces a writer (put, received manifest or chunk) and returns its
-   * release function; waits while a gc holds the store.
+   * release function; waits while a gc holds the store. While this process
+   * already has a registration, gc is waiting for it or not running, so a
+   * new writer can join it without looking for gc.lock again.
    */
   async enterWriter({
     signal,
@@ -56,13 +67,57 @@ export class StoreLock {
     signal?: AbortSignal;
     waitMs?: number;
   } = {}): Promise<() => Promise<void>> {
+    clearTimeout(this.linger);
+    this.linger = undefined;
+    this.writers++;
+    try {
+      this.registration ??= this.register(signal, waitMs).catch((error) => {
+        this.registration = undefined;
+        throw error;
+      });
+      await this.registration;
+    } catch (error) {
+      this.leaveWriter();
+      throw error;
+    }
+    let left = false;
+    return async () => {
+      if (left) return;
+      left = true;
+      this.leaveWriter();
+    };
+  }
+
+  /** Removes this process's writer registration now (the store is closing). */
+  async close(): Promise<void> {
+    clearTimeout(this.linger);
+    this.linger = undefined;
+    if (this.writers === 0) await this.dropRegistration();
+  }
+
+  private leaveWriter(): void {
+    if (--this.writers > 0) return;
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (this.writers === 0) void this.dropRegistration().catch(() => {});
+    }, LINGER_MS);
+    this.linger.unref();
+  }
+
+  private async dropRegistration(): Promise<void> {
+    const registration = this.registration;
+    this.registration = undefined;
+    if (registration) await this.remove(await registration.catch(() => ""));
+  }
+
+  private async register(signal: AbortSignal | undefined, waitMs: number): Promise<string> {
     const started = Date.now();
     for (;;) {
       signal?.throwIfAborted();
       const path = join(this.dir, `put.${process.pid}.${randomBytes(8).toString("hex")}`);
       await this.create(path);
       const gc = await this.gcHolder();
-      if (gc === undefined) return () => this.remove(path);
+      if (gc === undefined) return path;
       await this.remove(path);
       if (Date.now() - started > waitMs) {
         throw new StoreBusyError(`blob store ${this.dir}: gc (pid ${gc}) still running`, {
@@ -161,6 +216,7 @@ export class StoreLock {
   }
 
   private async remove(path: string): Promise<void> {
+    if (!path) return;
     try {
       await this.fs.unlink(path);
     } catch (error) {

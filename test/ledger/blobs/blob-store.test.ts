@@ -496,6 +496,7 @@ describe("blob store", () => {
     }
     await assert.rejects(store.put({ source: endless(), signal: controller.signal }), /stop/);
     assert.deepEqual(readdirSync(join(dataDir, "blobs", "manifests")), []);
+    await store.close();
     assert.deepEqual(
       readdirSync(join(dataDir, "blobs", "locks")),
       [],
