@@ -5,6 +5,7 @@ import { openBlobStore } from "../ledger/blobs/blob-store.ts";
 import { UsageError } from "../ledger/errors.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import { FILE_NAME } from "../plugins/rfc/format.ts";
+import { commitGroups } from "../plugins/rfc/import/order.ts";
 import { planImport } from "../plugins/rfc/import/plan.ts";
 import { type Command, stringOption } from "./command.ts";
 import { loadKey, openLedger } from "./workspace.ts";
@@ -72,11 +73,14 @@ export const rfcImportCommand: Command = {
         blocks = 1;
       }
     } else {
-      for (const doc of plan.documents) {
+      // One block per document, references first; documents citing each other go together.
+      for (const group of commitGroups(plan.documents)) {
+        const edits: FileEdit[] = [];
+        for (const doc of group) edits.push(...(await editsOf(doc)));
         await ledger.commit({
           key,
-          edits: await editsOf(doc),
-          message: `Import RFC ${doc.rfc} from ${doc.source}`,
+          edits,
+          message: `Import RFC ${group.map((d) => d.rfc).join(", ")} from ${group.map((d) => d.source).join(", ")}`,
         });
         blocks++;
       }
