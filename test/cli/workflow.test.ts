@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { runCli } from "../../cli/main.ts";
+import { scratch } from "../helpers/ledger.ts";
+
+const shared = join(import.meta.dirname, "..", "..", "..", "shared");
+
+async function gdo(args: string[], cwd: string) {
+  let out = "";
+  let err = "";
+  const code = await runCli(args, {
+    cwd,
+    env: {},
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
+  return { code, out, err };
+}
+
+async function ok(args: string[], cwd: string) {
+  const run = await gdo(args, cwd);
+  assert.equal(run.code, 0, `gdo ${args.join(" ")}: ${run.err}`);
+  return run.out;
+}
+
+/** alice founds the ledger; bob and carol are editors with their own keys. */
+async function organisation() {
+  const cwd = scratch("gdo-flow-");
+  mkdirSync(join(cwd, "rfcs"));
+  await ok(["key", "new", "--comment", "alice"], cwd);
+  await ok(["init", "--founder", "alice", "--name", "Makerspace"], cwd);
+  for (const name of ["bob", "carol"]) {
+    await ok(["key", "new", "--key", `${name}.key`, "--comment", name], cwd);
+    await ok(["member", "add", name, "--pubkey-file", `${name}.key.pub`, "--role", "editor"], cwd);
+  }
+  return cwd;
+}
+
+describe("the RFC workflow through the gdo command", () => {
+  test("should take an RFC from a new draft through review to a merged status change", async () => {
+    const cwd = await organisation();
+    const path = (await ok(["rfc", "new", "Door access during outages"], cwd)).trim();
+    assert.equal(path, "rfcs/0001-door-access-during-outages.md");
+    assert.match(readFileSync(join(cwd, path), "utf8"), /status: draft/);
+    await ok(["write", `${path}=${path}`, "-m", "Draft RFC 1"], cwd);
+
+    const file = join(cwd, path);
+    writeFileSync(file, readFileSync(file, "utf8").replace("status: draft", "status: proposed"));
+    const direct = await gdo(["write", `${path}=${path}`, "-m", "Propose RFC 1"], cwd);
+    assert.equal(direct.code, 1);
+    assert.match(direct.err, /status-change.*needs 2 approval/);
+
+    const proposed = await ok(["propose", path, "-m", "Propose RFC 1"], cwd);
+    const id = /^proposal (\S+) at ([0-9a-f]{40})/.exec(proposed)?.[1];
+    assert.ok(id, proposed);
+    assert.match(
+      await ok(["proposals"], cwd),
+      /needs 2 more 'editor' approval\(s\) \(status-change\)/,
+    );
+
+    await ok(["review", id, "--approve", "-m", "clear", "--key", "bob.key"], cwd);
+    const early = await gdo(["merge", id], cwd);
+    assert.equal(early.code, 1);
+    assert.match(early.err, /has 1/);
+
+    await ok(["review", id, "--approve", "-m", "agreed", "--key", "carol.key"], cwd);
+    assert.match(
+      await ok(["proposals"], cwd),
+      /ready to merge; reviews: bob:approve carol:approve/,
+    );
+    assert.match(await ok(["merge", id], cwd), /approvals: bob, carol/);
+    assert.match(await ok(["proposals"], cwd), /no open proposals/);
+
+    const decisions = await ok(["decisions", "1"], cwd);
+    assert.match(decisions, /RFC 1 {2}\(new\) → draft {2}by alice/);
+    assert.match(decisions, /RFC 1 {2}draft → proposed {2}by alice .*approved by bob, carol/);
+    assert.match(await ok(["branches"], cwd), /proposals\/\S+\s+[0-9a-f]{12}\s+merged/);
+    assert.match(await ok(["verify"], cwd), /all valid/);
+  });
+
+  test("should refuse a rejected proposal and report a conflicting branch with its file", async () => {
+    const cwd = await organisation();
+    const path = (await ok(["rfc", "new", "Tool lockout"], cwd)).trim();
+    await ok(["write", `${path}=${path}`, "-m", "Draft"], cwd);
+    writeFileSync(
+      join(cwd, path),
+      readFileSync(join(cwd, path), "utf8").replace("## Summary", "## Summary\n\nLock the lathe."),
+    );
+    const id = /^proposal (\S+)/.exec(await ok(["propose", path, "-m", "Edit"], cwd))?.[1]!;
+    await ok(["review", id, "--reject", "-m", "not yet", "--key", "bob.key"], cwd);
+    const merge = await gdo(["merge", id], cwd);
+    assert.equal(merge.code, 3);
+    assert.match(merge.err, /rejected at its current head by bob.*\[proposal-rejected\]/);
+    // Main edits the same file differently: the proposal now conflicts.
+    writeFileSync(
+      join(cwd, "other.md"),
+      readFileSync(join(cwd, path), "utf8").replace("Lock the lathe.", "Lock the mill."),
+    );
+    await ok(["write", `${path}=other.md`, "-m", "Edit on main"], cwd);
+    assert.match(
+      await ok(["branches"], cwd),
+      new RegExp(`proposals/${id}.*conflicts with main: ${path}`),
+    );
+  });
+
+  test("should import the whole EIP corpus, every document imported or reported, and verify it", async () => {
+    const cwd = scratch("gdo-import-");
+    mkdirSync(join(cwd, "rfcs"));
+    await ok(["key", "new", "--comment", "alice"], cwd);
+    await ok(["init", "--founder", "alice"], cwd);
+    const out = await ok(
+      ["rfc", "import", join(shared, "corpus", "eips"), "--batch", "--report", "report.json"],
+      cwd,
+    );
+    const report = JSON.parse(readFileSync(join(cwd, "report.json"), "utf8")) as {
+      sources: number;
+      imported: { source: string }[];
+      reports: { source: string; kind: string; line?: number; reason: string }[];
+    };
+    const skipped = new Set(
+      report.reports.filter((r) => r.kind === "skipped").map((r) => r.source),
+    );
+    const imported = new Set(report.imported.map((d) => d.source));
+    assert.equal(report.sources, 949);
+    assert.equal(imported.size + skipped.size, report.sources);
+    for (const source of imported) assert.ok(!skipped.has(source), source);
+    const missing = report.reports.filter((r) => r.kind === "attachment-missing");
+    assert.ok(
+      missing.length > 0 && missing.every((r) => r.line !== undefined && /\.md$/.test(r.source)),
+    );
+    assert.match(out, /949 eip document\(s\) in: 584 imported in 1 block\(s\), 365 not imported/);
+    assert.match(await ok(["blob", "ls"], cwd), /[0-9a-f]{64}/);
+    assert.match(await ok(["verify"], cwd), /all valid/);
+  });
+});
