@@ -187,6 +187,14 @@ export class ChunkSync {
     const inFlight = new Set<string>();
     const peers = this.#net.connectedPeers();
     if (peers.length === 0) return;
+    const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
+    // Small requests when there is little to fetch, so every peer gets a share.
+    let total = 0;
+    for (const w of queue.values()) total += w.length;
+    const target = Math.max(
+      256 * 1024,
+      Math.min(REQUEST_BYTES, Math.ceil(total / (peers.length * lanes))),
+    );
     const take = (peer: string): Wanted[] => {
       const batch: Wanted[] = [];
       let bytes = 0;
@@ -195,7 +203,7 @@ export class ChunkSync {
         batch.push(w);
         inFlight.add(w.id);
         bytes += w.length;
-        if (batch.length >= MAX_GET_IDS || bytes >= REQUEST_BYTES) break;
+        if (batch.length >= MAX_GET_IDS || bytes >= target) break;
       }
       return batch;
     };
@@ -218,8 +226,8 @@ export class ChunkSync {
         }
       }
     };
-    const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
-    await Promise.all(peers.flatMap((peer) => Array.from({ length: lanes }, () => lane(peer))));
+    // Lanes start interleaved across peers (peer 1, peer 2, … then again).
+    await Promise.all(Array.from({ length: lanes }).flatMap(() => peers.map((peer) => lane(peer))));
     this.#progress.missingChunks = queue.size;
     if (queue.size > 0 && peers.length > 0) {
       this.#init.log(

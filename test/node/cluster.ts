@@ -164,22 +164,29 @@ export class TestNode {
   }
 
   async status(): Promise<NodeStatus> {
-    const response = await fetch(`${this.http()}/api/status`, {
-      signal: AbortSignal.timeout(10_000),
-    });
-    return (await response.json()) as NodeStatus;
+    const { status, body } = await httpRequest(`${this.http()}/api/status`, {});
+    if (status !== 200) throw new Error(`status → ${status}`);
+    return JSON.parse(body.toString("utf8")) as NodeStatus;
   }
 
-  async post(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const token = readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
-    const response = await fetch(`${this.http()}${path}`, {
+  async get(path: string): Promise<{ status: number; body: Buffer }> {
+    return httpRequest(`${this.http()}${path}`, {});
+  }
+
+  async post(
+    path: string,
+    body: unknown,
+    { token }: { token?: string } = {},
+  ): Promise<Record<string, unknown>> {
+    const bearer = token ?? readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
+    const result = await httpRequest(`${this.http()}${path}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body instanceof Uint8Array ? body : JSON.stringify(body),
-      signal: AbortSignal.timeout(120_000),
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body)),
     });
-    const value = (await response.json()) as Record<string, unknown>;
-    if (!response.ok) throw new Error(`${path} → ${response.status}: ${JSON.stringify(value)}`);
+    const value = JSON.parse(result.body.toString("utf8")) as Record<string, unknown>;
+    if (result.status !== 200)
+      throw new Error(`${path} → ${result.status}: ${JSON.stringify(value)}`);
     return value;
   }
 

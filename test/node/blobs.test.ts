@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
+
+async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
+  const mains = await Promise.all(nodes.map((n) => n.main()));
+  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
+}
+
+async function putBlob(node: TestNode, bytes: Uint8Array, path: string) {
+  const query = `?path=${encodeURIComponent(path)}&message=${encodeURIComponent(`add ${path}`)}`;
+  return (await node.post(`/api/blobs${query}`, bytes)) as { id: string; block: string };
+}
+
+async function readBlob(node: TestNode, id: string): Promise<Buffer | undefined> {
+  const { status, body } = await node.get(`/api/blobs/${id}`);
+  return status === 200 ? body : undefined;
+}
+
+describe("blobs between nodes", { timeout: 300_000 }, () => {
+  it("should make a blob put on A readable on C through B, moving only missing chunks", async (t) => {
+    const { nodes, cleanup } = await makeCluster([
+      { name: "alice", roles: ["admin"] },
+      { name: "bob", roles: ["device"] },
+      { name: "carol", roles: ["device"] },
+    ]);
+    t.after(cleanup);
+    const [alice, bob, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
+    // A line: alice ↔ bob ↔ carol; carol never learns alice's address.
+    alice.configure({ bootstrap: [bob.address] });
+    bob.configure({ bootstrap: [alice.address] });
+    carol.configure({ bootstrap: [bob.address] });
+    for (const n of [alice, bob, carol]) n.start();
+    await Promise.all([alice, bob, carol].map((n) => n.ready()));
+    await waitFor("all to join", () => sameMain([alice, bob, carol]));
+
+    const first = randomBytes(3 * 1024 * 1024);
+    const one = await putBlob(alice, first, "blobs/manual-v1.pdf.blob");
+    const got = await waitFor("carol to read the blob", () => readBlob(carol, one.id));
+    assert.ok(got.equals(first), "carol's copy is byte-identical");
+    const before = (await carol.status()).sync.chunks.fetchedBytes;
+    assert.ok(before >= first.length, `carol fetched the whole blob once (${before} bytes)`);
+
+    // A second version differing in 100 bytes shares all but a chunk or two.
+    const second = Buffer.from(first);
+    randomBytes(100).copy(second, 1_500_000);
+    const two = await putBlob(alice, second, "blobs/manual-v2.pdf.blob");
+    const got2 = await waitFor("carol to read the second version", () => readBlob(carol, two.id));
+    assert.ok(got2.equals(second));
+    const s = await carol.status();
+    const moved = s.sync.chunks.fetchedBytes - before;
+    assert.ok(moved > 0, "something moved");
+    assert.ok(
+      moved < second.length / 4,
+      `only the changed chunks moved: ${moved} bytes for a ${second.length}-byte blob`,
+    );
+    assert.ok(
+      !s.peers.some((p) => p.id === alice.peerId && p.connected),
+      "carol never connected to alice",
+    );
+    const b = await bob.status();
+    assert.ok(b.sync.chunks.servedBytes >= first.length, "bob served the chunks to carol");
+  });
+
+  it("should drop chunks whose bytes do not match their id and fetch them from an honest peer", async (t) => {
+    const { nodes, cleanup } = await makeCluster([
+      { name: "alice", roles: ["admin"] },
+      { name: "liar", roles: ["device"] },
+      { name: "carol", roles: ["device"] },
+    ]);
+    t.after(cleanup);
+    const [alice, liar, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
+    liar.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
+    liar.env = { GDO_TEST_LIAR: "chunks" };
+    alice.start();
+    liar.start();
+    await Promise.all([alice.ready(), liar.ready()]);
+    await waitFor("the liar to join", () => sameMain([alice, liar]));
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const blob = await putBlob(alice, bytes, "blobs/firmware.bin.blob");
+    await waitFor("the liar to hold every chunk", async () => {
+      const c = (await liar.status()).sync.chunks;
+      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
+    });
+
+    carol.start();
+    await carol.ready();
+    const got = await waitFor("carol to read the blob", () => readBlob(carol, blob.id));
+    assert.ok(got.equals(bytes), "carol's copy is the honest one");
+    const s = await carol.status();
+    const record = s.peers.find((p) => p.id === liar.peerId);
+    assert.ok(
+      record && record.refusedChunks > 0,
+      `carol refused chunks from the liar:\n${carol.output}\n${JSON.stringify(s.peers)}`,
+    );
+    assert.ok(record.score < 0, `the liar's score dropped (${record.score})`);
+    assert.ok(s.sync.chunks.refusedChunks > 0);
+    assert.match(carol.output, /refused {3}chunk [0-9a-f]{12} from liar: its bytes do not match/);
+  });
+});
