@@ -201,7 +201,7 @@ function dockerImages(): [Buffer, Buffer] | undefined {
     file(`base/usr/share/doc/pkg${i}/README`, text(5_000 + (r() % 60_000), r()));
   for (let i = 0; i < 60; i++) file(`base/etc/conf${i}.conf`, text(200 + (r() % 4_000), r()));
   for (let i = 0; i < 6; i++)
-    file(`app/assets/image${i}.png`, randomBytes(150_000 + (r() % 350_000)));
+    file(`app/assets/image${i}.png`, randomFrom(r, 150_000 + (r() % 350_000)));
   for (let i = 0; i < 12; i++) file(`app/lib/module${i}.js`, text(20_000 + (r() % 150_000), r()));
   file("app/server.js", text(400_000, 7));
   file("Dockerfile", "FROM scratch\nCOPY base/ /\nCOPY app/ /app/\n");

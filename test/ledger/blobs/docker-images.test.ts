@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -94,7 +93,7 @@ function makeContext(root: string) {
   for (let i = 0; i < 60; i++)
     write(join(root, "base/etc", `conf${i}.conf`), text(200 + (r() % 4_000), r()));
   for (let i = 0; i < 6; i++)
-    write(join(root, "app/assets", `image${i}.png`), randomBytes(150_000 + (r() % 350_000)));
+    write(join(root, "app/assets", `image${i}.png`), randomBytesFrom(r, 150_000 + (r() % 350_000)));
   for (let i = 0; i < 12; i++)
     write(join(root, "app/lib", `module${i}.js`), text(20_000 + (r() % 150_000), r()));
   write(join(root, "app/server.js"), text(400_000, 7));
