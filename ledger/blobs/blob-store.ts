@@ -283,63 +283,69 @@ export class BlobStore {
       // an injected fs (tests, faults) is asked here instead.
       const chunksDir = this.fs === nodeStoreFs ? this.chunks.dir : undefined;
 
-      for await (const batch of chunkStream({ source, cutter, shared: true, signal })) {
-        if (failure) break;
-        // A single-block input (the first batch is also the last) is hashed
-        // right here: starting threads would cost more than they save.
-        if (size === 0 && !hasher && !inline) {
-          if (batch.final) inline = createHash("sha256");
-          else hasher = this.pool.blobHasher();
-        }
-        size += batch.data.length;
-        const lengths = batch.chunks.map((c) => c.length);
-        let ids: Promise<{ ids: string[]; present?: boolean[] }>;
-        let hashed: Promise<void> | undefined;
-        if (inline) {
-          inline.update(batch.data);
-          const local: string[] = [];
-          let o = 0;
-          for (const length of lengths) {
-            local.push(sha256Hex(batch.data.subarray(o, o + length)));
-            o += length;
+      try {
+        for await (const batch of chunkStream({ source, cutter, shared: true, signal })) {
+          if (failure) break;
+          // A single-block input (the first batch is also the last) is hashed
+          // right here: starting threads would cost more than they save.
+          if (size === 0 && !hasher && !inline) {
+            if (batch.final) inline = createHash("sha256");
+            else hasher = this.pool.blobHasher();
           }
-          ids = Promise.resolve({ ids: local });
-        } else {
-          hashed = hasher!.update(batch.data);
-          ids = batch.chunks.length
-            ? this.pool.chunkIds(batch.data, lengths, chunksDir)
-            : Promise.resolve({ ids: [] });
-        }
-        const slot = entries.length;
-        entries.length += lengths.length;
-        const written = ids.then(async ({ ids: list, present }) => {
-          const writes: Promise<void>[] = [];
-          let o = 0;
-          for (let k = 0; k < list.length; k++) {
-            const id = list[k]!;
-            entries[slot + k] = { id, length: lengths[k]! };
-            const write = storeChunk(id, batch.data.subarray(o, o + lengths[k]!), present?.[k]);
-            if (write) writes.push(write);
-            o += lengths[k]!;
+          size += batch.data.length;
+          const lengths = batch.chunks.map((c) => c.length);
+          let ids: Promise<{ ids: string[]; present?: boolean[] }>;
+          let hashed: Promise<void> | undefined;
+          if (inline) {
+            inline.update(batch.data);
+            const local: string[] = [];
+            let o = 0;
+            for (const length of lengths) {
+              local.push(sha256Hex(batch.data.subarray(o, o + length)));
+              o += length;
+            }
+            ids = Promise.resolve({ ids: local });
+          } else {
+            hashed = hasher!.update(batch.data);
+            ids = batch.chunks.length
+              ? this.pool.chunkIds(batch.data, lengths, chunksDir)
+              : Promise.resolve({ ids: [] });
           }
-          await Promise.all(writes);
-        });
-        // The block goes back to the chunker once both threads and every
-        // write are done with it, whether they succeeded or not.
-        const work = Promise.all([written, hashed]).finally(() =>
-          Promise.allSettled([written, hashed]).then(() => batch.release()),
-        );
-        const tracked = work.then(
-          () => {
-            inFlight.delete(tracked);
-          },
-          (error) => {
-            inFlight.delete(tracked);
-            failure ??= error;
-          },
-        );
-        inFlight.add(tracked);
-        while (inFlight.size >= BATCHES_IN_FLIGHT && !failure) await Promise.race(inFlight);
+          const slot = entries.length;
+          entries.length += lengths.length;
+          const written = ids.then(async ({ ids: list, present }) => {
+            const writes: Promise<void>[] = [];
+            let o = 0;
+            for (let k = 0; k < list.length; k++) {
+              const id = list[k]!;
+              entries[slot + k] = { id, length: lengths[k]! };
+              const write = storeChunk(id, batch.data.subarray(o, o + lengths[k]!), present?.[k]);
+              if (write) writes.push(write);
+              o += lengths[k]!;
+            }
+            await Promise.all(writes);
+          });
+          // The block goes back to the chunker once both threads and every
+          // write are done with it, whether they succeeded or not.
+          const work = Promise.all([written, hashed]).finally(() =>
+            Promise.allSettled([written, hashed]).then(() => batch.release()),
+          );
+          const tracked = work.then(
+            () => {
+              inFlight.delete(tracked);
+            },
+            (error) => {
+              inFlight.delete(tracked);
+              failure ??= error;
+            },
+          );
+          inFlight.add(tracked);
+          while (inFlight.size >= BATCHES_IN_FLIGHT && !failure) await Promise.race(inFlight);
+        }
+      } catch (error) {
+        // The source failed or the signal aborted: still wait for the writes
+        // in flight, so nothing is written after put has returned.
+        failure ??= error;
       }
       await Promise.all(inFlight);
       await Promise.allSettled(stored.values());

@@ -505,6 +505,19 @@ describe("blob store", () => {
     assertChunksIntact(dataDir);
   });
 
+  it("should fail a put whose source fails, after its writes in flight have settled", async () => {
+    const dataDir = tempDir();
+    const store = await open(dataDir);
+    async function* broken() {
+      for (let k = 0; k < 4; k++) yield sampleData(1 << 20, 200 + k);
+      throw new Error("read error: the disk went away");
+    }
+    await assert.rejects(store.put({ source: broken() }), /the disk went away/);
+    assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), [], "no write still in flight");
+    assert.deepEqual(readdirSync(join(dataDir, "blobs", "manifests")), []);
+    assertChunksIntact(dataDir);
+  });
+
   it("should list blobs and count logical against stored bytes", async () => {
     const store = await open();
     const data = sampleData(700_000, 16);
