@@ -677,6 +677,8 @@ export class BlobStore {
           for (const c of entry.manifest?.chunks ?? []) live.add(c.id);
           continue;
         }
+        // A local manifest that does not verify is left for `check` to report.
+        if (!entry.manifest) continue;
         await this.fs.unlink(join(this.manifestsDir, entry.id)).catch((error) => {
           if (errnoCode(error) !== "ENOENT") throw error;
         });
