@@ -138,7 +138,13 @@ function child(args: string[]): Run {
   });
   const line = result.stdout.trim().split("\n").pop() ?? "";
   if (result.status !== 0 || !line.startsWith("{")) {
-    throw new Error(`bench child failed (${result.status}):\n${result.stderr.split("\n").filter((l) => !l.startsWith("[Shiki]")).join("\n").slice(0, 3000)}`);
+    throw new Error(
+      `bench child failed (${result.status}):\n${result.stderr
+        .split("\n")
+        .filter((l) => !l.startsWith("[Shiki]"))
+        .join("\n")
+        .slice(0, 3000)}`,
+    );
   }
   return JSON.parse(line) as Run;
 }

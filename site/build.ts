@@ -39,7 +39,7 @@ export interface BuildSiteOptions {
   strict?: boolean;
   /** Astro's log level (default "warn"). */
   logLevel?: "debug" | "info" | "warn" | "error" | "silent";
-  /** Astro's cache folder (default `<outDir>/../.astro-cache` is NOT used: Astro's default). */
+  /** Astro's cache folder (default: Astro's, `node_modules/.astro`); give each concurrent build its own. */
   cacheDir?: string;
   signal?: AbortSignal;
 }

@@ -26,7 +26,13 @@ const importAtRuntime = new Function("url", "return import(url)") as (
 ) => Promise<unknown>;
 
 function load(): Promise<Pagefind> {
-  pagefind ??= importAtRuntime(`${base}pagefind/pagefind.js`) as Promise<Pagefind>;
+  pagefind ??= (importAtRuntime(`${base}pagefind/pagefind.js`) as Promise<Pagefind>).then(
+    async (module) => {
+      // Result URLs are relative to the site's base, which the index does not know.
+      await module.options?.({ baseUrl: base });
+      return module;
+    },
+  );
   return pagefind;
 }
 

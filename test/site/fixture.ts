@@ -4,7 +4,9 @@
  * unsafe SVG, a missing attachment, hostile HTML, an open proposal and two
  * branches deciding the same RFC differently.
  */
+import { join } from "node:path";
 import { deflateSync } from "node:zlib";
+import { openBlobStore } from "../../ledger/blobs/blob-store.ts";
 import type { Ledger } from "../../ledger/ledger.ts";
 import { mergeProposal, propose, review } from "../../ledger/proposal.ts";
 import type { SshPrivateKey } from "../../ledger/sshkey.ts";
@@ -48,8 +50,13 @@ function png(): Uint8Array {
   ]);
 }
 
+/** The bytes of the attachment kept in the blob store (`rfcs/assets/0004/report.pdf`). */
+export const REPORT = new TextEncoder().encode("%PDF-1.4\n% a tiny stand-in for a report\n");
+
 export interface SiteFixture {
   gitdir: string;
+  /** The node's data folder, whose blob store holds RFC 4's report. */
+  dataDir: string;
   ledger: Ledger;
   alice: SshPrivateKey;
   bob: SshPrivateKey;
@@ -82,7 +89,7 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     if (n === 3) body += `\nAs RFC 2 says, members vote. A ${SEARCH_TERM} may attend.\n`;
     if (n === 4) {
       extra.updates = "[3]";
-      body += `\n![Budget diagram](assets/0004/diagram.png)\n\n![unsafe](assets/0004/bad.svg)\n\n![missing](../assets/0004/nothere.png)\n`;
+      body += `\n![Budget diagram](assets/0004/diagram.png)\n\n![unsafe](assets/0004/bad.svg)\n\n![missing](../assets/0004/nothere.png)\n\n[The report](assets/0004/report.pdf) and [the lost one](assets/0004/lost.pdf).\n`;
     }
     if (n === 5) {
       body += `\n<script>window.__pwned = 1</script>\n\n<img src="x.png" onerror="window.__pwned = 2">\n\n[click](javascript:window.__pwned=3)\n\n<a href="https://example.org" onclick="window.__pwned=4">external</a>\n`;
@@ -111,7 +118,15 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
     },
     "# Open hours\n\nWhen the space is open. Related to RFC 7.\n",
   );
-  const { ledger, alice, gitdir } = await makeLedger({ files });
+  const { ledger, alice, gitdir, dir } = await makeLedger({ files });
+  // One attachment in the node's blob store, one whose chunks no store here has.
+  const dataDir = join(dir, "data");
+  const store = await openBlobStore({ dataDir });
+  const report = await store.put({ source: [REPORT] });
+  await store.close();
+  const elsewhere = await openBlobStore({ dataDir: join(dir, "elsewhere") });
+  const lost = await elsewhere.put({ source: [text("gone")] });
+  await elsewhere.close();
   await ledger.commit({
     key: alice,
     edits: [
@@ -120,6 +135,8 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
         path: "rfcs/assets/0004/bad.svg",
         content: text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
       },
+      { path: "rfcs/assets/0004/report.pdf.blob", content: report.bytes },
+      { path: "rfcs/assets/0004/lost.pdf.blob", content: lost.bytes },
     ],
     message: "Attachments for RFC 4",
   });
@@ -174,5 +191,5 @@ export async function makeSiteLedger(): Promise<SiteFixture> {
   await setStatus(alice, 10, "draft", "proposed", { reviewers: [bob], merge: false });
   await setStatus(alice, 3, "draft", "proposed", { reviewers: [], merge: false });
   await setStatus(bob, 3, "draft", "withdrawn", { reviewers: [], merge: false });
-  return { gitdir, ledger, alice, bob };
+  return { gitdir, dataDir, ledger, alice, bob };
 }

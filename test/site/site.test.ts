@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type BuildSiteResult, buildSite } from "../../site/build.ts";
 import { needs } from "../helpers/system.ts";
-import { makeSiteLedger, SEARCH_TERM } from "./fixture.ts";
+import { makeSiteLedger, REPORT, SEARCH_TERM } from "./fixture.ts";
 import { serveStatic } from "./static-server.ts";
 
 const chromium = needs("chromium");
@@ -24,6 +24,7 @@ before(async () => {
   const fixture = await fixturePromise;
   built = await buildSite({
     gitdir: fixture.gitdir,
+    dataDir: fixture.dataDir,
     outDir,
     cacheDir: join(outDir, "..", "cache"),
   });
@@ -76,6 +77,15 @@ describe("the built archive site", () => {
     assert.ok(rules.includes("rfcs/0004-budget-process.md:25 svg-unsafe"), rules.join("\n"));
     assert.ok(
       rules.includes("rfcs/0004-budget-process.md:27 attachment-missing"),
+      rules.join("\n"),
+    );
+    assert.deepEqual(
+      readFileSync(join(outDir, "rfcs/assets/0004/report.pdf")),
+      Buffer.from(REPORT),
+    );
+    assert.ok(!existsSync(join(outDir, "rfcs/assets/0004/report.pdf.blob")));
+    assert.ok(
+      rules.includes("rfcs/0004-budget-process.md:29 attachment-unavailable"),
       rules.join("\n"),
     );
   });
