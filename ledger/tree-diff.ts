@@ -35,10 +35,35 @@ async function diffInto(
   if (before === after) return;
   const a = before ? await reader.readTree(before) : [];
   const b = after ? await reader.readTree(after) : [];
+  // Most entries are unchanged: match identical entries by position first
+  // (both lists are in git order), and pair only the rest by name.
+  const changedA: TreeEntry[] = [];
+  const changedB: TreeEntry[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x && y && x.name === y.name && x.oid === y.oid && x.mode === y.mode) {
+      i++;
+      j++;
+    } else if (y === undefined || (x !== undefined && gitKey(x) < gitKey(y))) {
+      changedA.push(x!);
+      i++;
+    } else if (x === undefined || gitKey(y) < gitKey(x)) {
+      changedB.push(y);
+      j++;
+    } else {
+      changedA.push(x);
+      changedB.push(y);
+      i++;
+      j++;
+    }
+  }
   const byName = new Map<string, [TreeEntry | undefined, TreeEntry | undefined]>();
-  for (const e of a) byName.set(e.name, [e, undefined]);
-  for (const e of b) byName.set(e.name, [byName.get(e.name)?.[0], e]);
-  for (const [name, [x, y]] of byName) {
+  for (const e of changedA) byName.set(e.name, [e, undefined]);
+  for (const e of changedB) byName.set(e.name, [byName.get(e.name)?.[0], e]);
+  for (const [name, [x, y]] of [...byName].sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))) {
     if (x && y && x.oid === y.oid && x.mode === y.mode) continue;
     const path = base ? `${base}/${name}` : name;
     const xTree = x?.mode === "40000" ? x.oid : undefined;
@@ -52,4 +77,9 @@ async function diffInto(
       else out.push({ path, kind: "delete", before: xFile });
     }
   }
+}
+
+/** The key git sorts tree entries by (a folder as if its name ended in '/'). */
+function gitKey(entry: TreeEntry): string {
+  return entry.mode === "40000" ? `${entry.name}/` : entry.name;
 }

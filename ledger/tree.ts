@@ -13,8 +13,8 @@ export class MalformedTreeError extends VerificationError {
   }
 }
 
-/** Only plain files and folders: no symlinks or submodules can point outside the ledger. */
-const MODES = new Set(["100644", "100755", "40000"]);
+// Only plain files and folders (100644, 100755, 40000): no symlinks or
+// submodules can point outside the ledger.
 
 /**
  * A path component gdo accepts. Names come from peers and from users, and are
@@ -42,6 +42,55 @@ export function checkPath(path: string): string[] {
 }
 
 /**
+ * git's entry order: names compared as bytes, a folder's name as if it ended
+ * in '/'. Compares in place in the object's bytes (no allocation): trees are
+ * parsed once per new folder version, which for a large archive is most of the
+ * work of verification.
+ */
+function compareKeys(
+  buf: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  aTree: boolean,
+  bStart: number,
+  bEnd: number,
+  bTree: boolean,
+): number {
+  const aLen = aEnd - aStart + (aTree ? 1 : 0);
+  const bLen = bEnd - bStart + (bTree ? 1 : 0);
+  const n = Math.min(aLen, bLen);
+  for (let i = 0; i < n; i++) {
+    const x = aStart + i < aEnd ? buf[aStart + i]! : 0x2f;
+    const y = bStart + i < bEnd ? buf[bStart + i]! : 0x2f;
+    if (x !== y) return x - y;
+  }
+  return aLen - bLen;
+}
+
+const MODE_FILE = [0x31, 0x30, 0x30, 0x36, 0x34, 0x34]; // "100644"
+const MODE_EXEC = [0x31, 0x30, 0x30, 0x37, 0x35, 0x35]; // "100755"
+const MODE_TREE = [0x34, 0x30, 0x30, 0x30, 0x30]; // "40000"
+
+function modeAt(buf: Uint8Array, start: number, end: number): TreeEntry["mode"] | undefined {
+  const is = (bytes: number[]) =>
+    end - start === bytes.length && bytes.every((b, i) => buf[start + i] === b);
+  if (is(MODE_FILE)) return "100644";
+  if (is(MODE_TREE)) return "40000";
+  if (is(MODE_EXEC)) return "100755";
+  return undefined;
+}
+
+/** Printable ASCII without separators and not starting with '.': needs no further checks. */
+function plainName(buf: Uint8Array, start: number, end: number): boolean {
+  if (end - start > 255 || buf[start] === 0x2e) return false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 0x20 || c > 0x7e || c === 0x2f || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
  * Parses a tree object strictly: valid modes, safe names, git's sort order and
  * no duplicates (which is also what `git fsck --strict` demands).
  */
@@ -49,37 +98,47 @@ export function parseTree(oid: string, content: Uint8Array): TreeEntry[] {
   const entries: TreeEntry[] = [];
   const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
   let offset = 0;
-  let previousKey: string | undefined;
+  let prevStart = -1;
+  let prevEnd = -1;
+  let prevTree = false;
   while (offset < buffer.length) {
     const space = buffer.indexOf(0x20, offset);
     const nul = space < 0 ? -1 : buffer.indexOf(0, space);
     if (space < 0 || nul < 0 || nul + 21 > buffer.length)
       throw new MalformedTreeError(oid, "truncated entry");
-    const mode = buffer.toString("latin1", offset, space);
+    const mode = modeAt(buffer, offset, space);
     const name = buffer.toString("utf8", space + 1, nul);
-    if (!MODES.has(mode)) throw new MalformedTreeError(oid, `entry '${name}' has mode ${mode}`);
-    try {
-      checkName(name, name);
-    } catch (error) {
-      throw new MalformedTreeError(oid, (error as Error).message);
+    if (!mode) {
+      throw new MalformedTreeError(
+        oid,
+        `entry '${name}' has mode ${buffer.toString("latin1", offset, space)}`,
+      );
     }
-    // git sorts folders as if their name ended in '/'.
-    const key = mode === "40000" ? `${name}/` : name;
+    if (!plainName(buffer, space + 1, nul) || name.length === 0) {
+      try {
+        checkName(name, name);
+      } catch (error) {
+        throw new MalformedTreeError(oid, (error as Error).message);
+      }
+    }
+    const isTree = mode === "40000";
     if (
-      previousKey !== undefined &&
-      Buffer.compare(Buffer.from(previousKey), Buffer.from(key)) >= 0
+      prevStart >= 0 &&
+      compareKeys(buffer, prevStart, prevEnd, prevTree, space + 1, nul, isTree) >= 0
     ) {
       throw new MalformedTreeError(oid, `entries out of order or duplicated at '${name}'`);
     }
-    previousKey = key;
-    entries.push({
-      mode: mode as TreeEntry["mode"],
-      name,
-      oid: buffer.toString("hex", nul + 1, nul + 21),
-    });
+    prevStart = space + 1;
+    prevEnd = nul;
+    prevTree = isTree;
+    entries.push({ mode, name, oid: buffer.toString("hex", nul + 1, nul + 21) });
     offset = nul + 21;
   }
-  const names = new Set(entries.map((e) => e.name));
-  if (names.size !== entries.length) throw new MalformedTreeError(oid, "duplicate names");
+  // A file and a folder of the same name sort apart ("a" < "a-b" < "a/").
+  const names = new Set<string>();
+  for (const e of entries) {
+    if (names.has(e.name)) throw new MalformedTreeError(oid, `duplicate name '${e.name}'`);
+    names.add(e.name);
+  }
   return entries;
 }
