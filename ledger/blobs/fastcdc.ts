@@ -235,6 +235,32 @@ export class FastCdcCutter implements Cutter {
    * three times cheaper than rolling 48 bytes in split 64-bit arithmetic.
    */
   private highAt(data: Uint8Array, first: number, i: number): number {
+    if (i - 47 < first) return this.highAtNearStart(data, first, i);
+    // lo32(hash_{i-16}) = (lo16(hash_{i-32}) << 16) + lo32(sum of bytes i-31..i-16),
+    // so the three 16-byte windows roll as four independent chains in one
+    // loop, which the CPU overlaps.
+    const gLo = this.gearLo;
+    const gLoU = this.gearLoU;
+    const gHi = this.gearHi;
+    let a = 0;
+    let b = 0;
+    let y = 0;
+    let z = 0;
+    for (let j = i - 47; j <= i - 32; j++) {
+      const far = data[j]!;
+      const mid = data[j + 16]!;
+      const near = data[j + 32]!;
+      a = ((a << 1) + gLo[far]!) | 0;
+      b = ((b << 1) + gLo[mid]!) | 0;
+      y = y * 2 + gLoU[near]!;
+      z = ((z << 1) + gHi[near]!) | 0;
+    }
+    const lag = ((a << 16) + b) | 0;
+    return ((lag + Math.floor(y / 65536) + (z << 16)) | 0) >>> 16;
+  }
+
+  /** `highAt` within 48 bytes of where hashing started (bytes before `first` count as absent). */
+  private highAtNearStart(data: Uint8Array, first: number, i: number): number {
     const gLo = this.gearLo;
     const gLoU = this.gearLoU;
     const gHi = this.gearHi;
