@@ -15,7 +15,8 @@ const [major, minor] = process.versions.node.split(".").map(Number);
 const supported = major > 22 || (major === 22 && minor >= 18);
 
 if (supported) {
-  await import(main);
+  const { runCli } = await import(main);
+  process.exitCode = await runCli(process.argv.slice(2));
 } else {
   const candidates = [
     join(here, "..", "node_modules", "node", "bin", "node"),
