@@ -39,18 +39,21 @@ function reader(data: Uint8Array): ByteReader {
   };
 }
 
-async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
+/** Value, wall seconds, and CPU seconds of the whole process (all threads). */
+async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number, number]> {
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const value = await fn();
-  return [value, (performance.now() - start) / 1000];
+  const used = process.cpuUsage(cpu);
+  return [value, (performance.now() - start) / 1000, (used.user + used.system) / 1e6];
 }
 
 const rate = (bytes: number, seconds: number) => bytes / MiB / seconds;
 const fmt = (mibs: number) => `${mibs.toFixed(0).padStart(6)} MiB/s`;
 
 /** Best of `runs` (the machine is shared: the best run is the least disturbed one). */
-async function best<T>(runs: number, fn: () => Promise<T> | T): Promise<[T, number]> {
-  let result: [T, number] | undefined;
+async function best<T>(runs: number, fn: () => Promise<T> | T): Promise<[T, number, number]> {
+  let result: [T, number, number] | undefined;
   for (let i = 0; i < runs; i++) {
     const r = await timed(fn);
     if (!result || r[1] < result[1]) result = r;
@@ -69,13 +72,13 @@ async function measure(label: string, data: Uint8Array, runs: number) {
   const mib = data.length / MiB;
   console.log(`\n${label}: ${mib.toFixed(1)} MiB (best of ${runs} runs, put of new data once)`);
   cutAll(data.subarray(0, Math.min(data.length, 64 * MiB))); // let the JIT settle first
-  const [, shaSeconds] = await best(runs, () => {
+  const [, shaSeconds, shaCpu] = await best(runs, () => {
     const h = createHash("sha256");
     for (let o = 0; o < data.length; o += MiB) h.update(data.subarray(o, o + MiB));
     return h.digest("hex");
   });
-  const [chunks, cutSeconds] = await best(runs, () => cutAll(data));
-  const [, streamSeconds] = await best(runs, async () => {
+  const [chunks, cutSeconds, cutCpu] = await best(runs, () => cutAll(data));
+  const [, streamSeconds, streamCpu] = await best(runs, async () => {
     for await (const batch of chunkStream({
       source: reader(data),
       cutter: new FastCdcCutter(DEFAULT_CHUNKER),
@@ -85,25 +88,33 @@ async function measure(label: string, data: Uint8Array, runs: number) {
   });
   const dataDir = join(work, `store-${label.replace(/\W+/g, "-")}`);
   const store = await openBlobStore({ dataDir });
-  const [first, putSeconds] = await timed(() => store.put({ source: reader(data) }));
-  const [, againSeconds] = await best(runs, () => store.put({ source: reader(data) }));
+  const [first, putSeconds, putCpu] = await timed(() => store.put({ source: reader(data) }));
+  const [, againSeconds, againCpu] = await best(runs, () => store.put({ source: reader(data) }));
   await store.close();
   rmSync(dataDir, { recursive: true, force: true });
 
   const sha = rate(data.length, shaSeconds);
-  const line = (name: string, seconds: number, extra = "") => {
+  // CPU ms per MiB (all threads) is what the machine's other load cannot
+  // distort: a put needs it spread over two cores.
+  const line = (name: string, seconds: number, cpu: number, extra = "") => {
     const r = rate(data.length, seconds);
-    console.log(`  ${name.padEnd(22)}${fmt(r)}   ${(r / sha).toFixed(2)}x sha256${extra}`);
+    const cost = ((cpu * 1000) / mib).toFixed(2);
+    console.log(
+      `  ${name.padEnd(20)}${fmt(r)}  ${(r / sha).toFixed(2).padStart(5)}x sha256  cpu ${cost} ms/MiB${extra}`,
+    );
   };
-  console.log(`  ${"sha256 (baseline)".padEnd(22)}${fmt(sha)}`);
+  console.log(
+    `  ${"sha256 (baseline)".padEnd(20)}${fmt(sha)}  ${"1.00".padStart(5)}x sha256  cpu ${((shaCpu * 1000) / mib).toFixed(2)} ms/MiB`,
+  );
   line(
     "chunk (in memory)",
     cutSeconds,
-    `   (${chunks} chunks, mean ${(data.length / chunks / 1024).toFixed(1)} KiB)`,
+    cutCpu,
+    `  ${chunks} chunks, mean ${(data.length / chunks / 1024).toFixed(1)} KiB`,
   );
-  line("chunk (streamed)", streamSeconds);
-  line("put (new data)", putSeconds, `   (${first.newChunks} chunks written, fsync each)`);
-  line("put (all stored)", againSeconds);
+  line("chunk (streamed)", streamSeconds, streamCpu);
+  line("put (new data)", putSeconds, putCpu, `  ${first.newChunks} chunks written, fsync each`);
+  line("put (all stored)", againSeconds, againCpu);
   return { chunks, first };
 }
 
