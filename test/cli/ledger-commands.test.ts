@@ -147,4 +147,19 @@ describe("gdo ledger commands", () => {
     assert.match(again.stdout, /all verified/);
     assert.doesNotMatch(again.stdout, /created/);
   });
+
+  test("should run through the bin launcher on the pinned node and through npx", () => {
+    const pinned = spawnSync(process.execPath, [join(root, "cli", "gdo.js"), "--help"], {
+      encoding: "utf8",
+    });
+    assert.equal(pinned.status, 0, pinned.stderr);
+    assert.match(pinned.stdout, /usage: gdo <command>/);
+    const npx = spawnSync("npx", ["--no-install", "gdo", "--help"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(npx.status, 0, npx.stderr);
+    assert.match(npx.stdout, /usage: gdo <command>/);
+  });
 });
