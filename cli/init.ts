@@ -27,6 +27,7 @@ export const initCommand: Command = {
       founder,
       name,
       files,
+      validate: await validatorFor(ctx),
     });
     const charter = await ledger.charter();
     ctx.out(

@@ -92,7 +92,8 @@ describe("the RFC workflow through the gdo command", () => {
       join(cwd, path),
       readFileSync(join(cwd, path), "utf8").replace("## Summary", "## Summary\n\nLock the lathe."),
     );
-    const id = /^proposal (\S+)/.exec(await ok(["propose", path, "-m", "Edit"], cwd))?.[1]!;
+    const id = /^proposal (\S+)/.exec(await ok(["propose", path, "-m", "Edit"], cwd))?.[1];
+    assert.ok(id);
     await ok(["review", id, "--reject", "-m", "not yet", "--key", "bob.key"], cwd);
     const merge = await gdo(["merge", id], cwd);
     assert.equal(merge.code, 3);
