@@ -10,6 +10,7 @@
  *               open proposals (and what each still needs), unmerged divergent decisions
  */
 
+import { join } from "node:path";
 import type { Loader, LoaderContext } from "astro/loaders";
 import { type Archive, buildArchive } from "./archive.ts";
 import { globalRegistry } from "./global-registry.ts";
@@ -50,21 +51,32 @@ export function forgetLedgerViews(buildId: string): void {
 type Entries = (view: LedgerView, options: SiteOptions) => Array<{ id: string; data: object }>;
 
 function ledgerLoader(collection: string, buildId: string, entries: Entries): Loader {
+  const sync = async ({ store, meta, logger, generateDigest }: LoaderContext) => {
+    const view = await ledgerView(buildId);
+    const head = view.snapshot.head;
+    if (meta.get("head") === head && store.keys().length > 0) return;
+    store.clear();
+    for (const { id, data } of entries(view, buildState(buildId).options)) {
+      const record = data as Record<string, unknown>;
+      store.set({ id, data: record, digest: generateDigest(record) });
+    }
+    meta.set("head", head);
+    logger.debug(
+      `${store.keys().length} entries from ${view.snapshot.ref} at ${head.slice(0, 12)}`,
+    );
+  };
   return {
     name: `gdo-ledger-${collection}`,
-    async load({ store, meta, logger, generateDigest }: LoaderContext) {
-      const view = await ledgerView(buildId);
-      const head = view.snapshot.head;
-      if (meta.get("head") === head && store.keys().length > 0) return;
-      store.clear();
-      for (const { id, data } of entries(view, buildState(buildId).options)) {
-        const record = data as Record<string, unknown>;
-        store.set({ id, data: record, digest: generateDigest(record) });
-      }
-      meta.set("head", head);
-      logger.debug(
-        `${store.keys().length} entries from ${view.snapshot.ref} at ${head.slice(0, 12)}`,
-      );
+    async load(context: LoaderContext) {
+      await sync(context);
+      // `astro dev`: load again when a branch of the ledger moves.
+      const { watcher, logger } = context;
+      if (!watcher) return;
+      const { gitdir } = buildState(buildId).options;
+      watcher.add([join(gitdir, "refs", "heads"), join(gitdir, "packed-refs")]);
+      watcher.on("all", (_event, path) => {
+        if (path.startsWith(gitdir)) sync(context).catch((e: Error) => logger.error(e.message));
+      });
     },
   };
 }
