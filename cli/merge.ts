@@ -1,23 +1,72 @@
 import { UsageError } from "../ledger/errors.ts";
-import { mergeProposal } from "../ledger/proposal.ts";
+import { MAIN, toRef } from "../ledger/ledger.ts";
+import { MergeConflictError, planMerge } from "../ledger/merge.ts";
+import { mergeProposal, PROPOSALS } from "../ledger/proposal.ts";
 import type { Command } from "./command.ts";
 import { loadKey, openLedger } from "./workspace.ts";
 
+/**
+ * `gdo merge ID` lands a proposal with its proof of merge; `gdo merge
+ * --branch NAME` merges a diverged branch (a working group's, a node's that
+ * was offline) into main when the merge is clean, and names the conflicting
+ * files with both sides' blocks and signers when it is not.
+ */
 export const mergeCommand: Command = {
   name: "merge",
-  summary: "land a proposal on main with its proof of merge (validators and approvals)",
-  usage: "merge ID",
+  summary: "land a proposal with its proof of merge, or merge a diverged branch when it is clean",
+  usage: "merge (ID | --branch NAME)",
+  options: { branch: { type: "string" } },
   async run(ctx, args) {
+    const branch = args.values.branch as string | undefined;
     const [proposal, ...extra] = args.positionals;
-    if (!proposal || extra.length > 0)
-      throw new UsageError("expected one proposal id\nusage: gdo merge ID");
+    if (extra.length > 0 || (proposal === undefined) === (branch === undefined)) {
+      throw new UsageError(
+        "give a proposal id or --branch NAME\nusage: gdo merge (ID | --branch NAME)",
+      );
+    }
     const ledger = await openLedger(ctx);
     const key = await loadKey(ctx);
-    const oid = await mergeProposal(ledger, { key, proposal });
-    const block = await ledger.verifiedBlock(oid);
-    ctx.out(
-      `merged ${proposal} in block ${oid}; approvals: ${block.merged?.approvers.join(", ") || "none needed"}\n`,
-    );
+    if (proposal !== undefined) {
+      const oid = await mergeProposal(ledger, { key, proposal });
+      const block = await ledger.verifiedBlock(oid);
+      ctx.out(
+        `merged ${proposal} in block ${oid}; approvals: ${block.merged?.approvers.join(", ") || "none needed"}\n`,
+      );
+      return 0;
+    }
+    const ref = toRef(branch!);
+    if (ref.startsWith(PROPOSALS))
+      throw new UsageError(
+        `'${branch}' is a proposal: use 'gdo merge ${ref.slice(PROPOSALS.length)}'`,
+      );
+    const theirs = await ledger.verifiedBlock(await ledger.requireHead(ref));
+    const ours = await ledger.verifiedBlock(await ledger.requireHead(MAIN));
+    const base = ledger.verifier.mergeBase(ours.oid, theirs.oid);
+    if (base === theirs.oid) {
+      ctx.out(`main already contains ${branch}\n`);
+      return 0;
+    }
+    const plan = await planMerge({
+      reader: ledger.reader,
+      base: base ? (await ledger.verifiedBlock(base)).tree : undefined,
+      ours: ours.tree,
+      theirs: theirs.tree,
+    });
+    if (!plan.clean) {
+      for (const c of plan.conflicts) {
+        ctx.err(
+          `conflict: ${c.path}\n    main (${ours.oid.slice(0, 12)}, ${ours.signer}): ${c.ours ?? "deleted"}\n    ${branch} (${theirs.oid.slice(0, 12)}, ${theirs.signer}): ${c.theirs ?? "deleted"}\n`,
+        );
+      }
+      throw new MergeConflictError(plan.conflicts);
+    }
+    const oid = await ledger.commit({
+      key,
+      mergeWith: [theirs.oid],
+      edits: plan.edits,
+      message: `Merge branch ${branch}`,
+    });
+    ctx.out(`merged ${branch} in block ${oid} (${plan.paths.length} file(s))\n`);
     return 0;
   },
 };

@@ -110,6 +110,50 @@ describe("the RFC workflow through the gdo command", () => {
     );
   });
 
+  test("should merge a diverged branch when clean and name the file and both signers when not", async () => {
+    const cwd = await organisation();
+    const gitdir = join(cwd, ".gdo", "ledger.git");
+    const { spawnSync } = await import("node:child_process");
+    assert.equal(spawnSync("git", [`--git-dir=${gitdir}`, "branch", "wg", "main"]).status, 0);
+    const one = (await ok(["rfc", "new", "One"], cwd)).trim();
+    await ok(["write", `${one}=${one}`, "-m", "One on main"], cwd);
+    writeFileSync(
+      join(cwd, "two.md"),
+      readFileSync(join(cwd, one), "utf8").replaceAll("One", "Two").replace("rfc: 1", "rfc: 2"),
+    );
+    await ok(
+      ["write", "--branch", "wg", "--key", "bob.key", "rfcs/0002-two.md=two.md", "-m", "Two on wg"],
+      cwd,
+    );
+    assert.match(
+      await ok(["branches"], cwd),
+      /wg\s+[0-9a-f]{12}\s+diverged: ahead 1, behind 1; merges cleanly/,
+    );
+    assert.match(await ok(["merge", "--branch", "wg"], cwd), /merged wg in block/);
+    // Both sides now edit RFC 2 differently.
+    writeFileSync(
+      join(cwd, "a.md"),
+      readFileSync(join(cwd, "two.md"), "utf8").replace("## Summary", "## Summary\n\nA"),
+    );
+    writeFileSync(
+      join(cwd, "b.md"),
+      readFileSync(join(cwd, "two.md"), "utf8").replace("## Summary", "## Summary\n\nB"),
+    );
+    await ok(["write", "rfcs/0002-two.md=a.md", "-m", "A on main"], cwd);
+    await ok(
+      ["write", "--branch", "wg", "--key", "bob.key", "rfcs/0002-two.md=b.md", "-m", "B on wg"],
+      cwd,
+    );
+    const refused = await gdo(["merge", "--branch", "wg"], cwd);
+    assert.equal(refused.code, 3);
+    assert.match(
+      refused.err,
+      /conflict: rfcs\/0002-two.md\n {4}main \([0-9a-f]{12}, alice\)[\s\S]*wg \([0-9a-f]{12}, bob\)/,
+    );
+    assert.match(refused.err, /\[merge-conflict\]/);
+    assert.match(await ok(["verify"], cwd), /all valid/);
+  });
+
   test("should import the whole EIP corpus, every document imported or reported, and verify it", async () => {
     const cwd = scratch("gdo-import-");
     mkdirSync(join(cwd, "rfcs"));
