@@ -127,6 +127,7 @@ interface Run {
   seconds: number;
   pages: number;
   maxRssMb: number;
+  timings?: Record<string, number>;
 }
 
 function child(args: string[]): Run {
@@ -152,6 +153,7 @@ function child(args: string[]): Run {
 async function childMain(mode: string, values: Record<string, string | undefined>) {
   const started = performance.now();
   let pages = 0;
+  let timings: Record<string, number> | undefined;
   if (mode === "gdo") {
     const { buildSite } = await import("../site/build.ts");
     const result = await buildSite({
@@ -160,6 +162,7 @@ async function childMain(mode: string, values: Record<string, string | undefined
       logLevel: "error",
     });
     pages = result.pages;
+    timings = result.timings;
   } else {
     const { build } = await import("astro");
     await build({ root: values.root!, outDir: values.out!, logLevel: "error" });
@@ -167,7 +170,7 @@ async function childMain(mode: string, values: Record<string, string | undefined
   }
   const seconds = (performance.now() - started) / 1000;
   const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  process.stdout.write(`${JSON.stringify({ seconds, pages, maxRssMb })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, pages, maxRssMb, timings })}\n`);
 }
 
 async function main() {
@@ -215,6 +218,12 @@ async function main() {
       const ratio = gdo.seconds / bare.seconds;
       console.log(
         `${String(size).padStart(5)} | ${gdo.seconds.toFixed(1)} s, ${(gdo.pages / gdo.seconds).toFixed(0)} pages/s, ${gdo.maxRssMb} MB | ${bare.seconds.toFixed(1)} s, ${(bare.pages / bare.seconds).toFixed(0)} pages/s, ${bare.maxRssMb} MB | ${ratio.toFixed(2)}× (import into ledger ${importSeconds.toFixed(1)} s)`,
+      );
+      const phases = gdo.timings ?? {};
+      console.log(
+        `      | gdo phases: ${Object.entries(phases)
+          .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+          .join(", ")}`,
       );
     }
   } finally {

@@ -54,6 +54,8 @@ export interface BuildSiteResult {
   rfcs: number;
   diagnostics: Diagnostic[];
   durationMs: number;
+  /** Where the time went (ms): reading and verifying the ledger, Astro, and the steps after it. */
+  timings: { ledger: number; astro: number; attachments: number; search: number; worker: number };
 }
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -76,6 +78,7 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
   const outDir = resolve(options.outDir);
   // Open and verify before Astro starts, so a bad ledger fails fast and clearly.
   const snapshot = await readSnapshot({ gitdir, ref, ...(signal ? { signal } : {}) });
+  const ledgerMs = Math.round(performance.now() - started);
   signal?.throwIfAborted();
   const buildId = randomBytes(8).toString("hex");
   process.env.ASTRO_TELEMETRY_DISABLED = "1";
@@ -108,6 +111,8 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
     if (options.strict && errors.length > 0) {
       throw new SiteContentError(errors.length, formatDiagnostic(errors[0]!));
     }
+    const durationMs = Math.round(performance.now() - started);
+    const post = state.timings ?? { attachments: 0, search: 0, worker: 0 };
     return {
       outDir,
       head: snapshot.head,
@@ -115,7 +120,12 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
       files: state.files ?? 0,
       rfcs: snapshot.rfcs.length,
       diagnostics,
-      durationMs: Math.round(performance.now() - started),
+      durationMs,
+      timings: {
+        ledger: ledgerMs,
+        astro: durationMs - ledgerMs - post.attachments - post.search - post.worker,
+        ...post,
+      },
     };
   } finally {
     forgetLedgerViews(buildId);

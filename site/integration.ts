@@ -35,6 +35,7 @@ export function gdoSite({ buildId }: { buildId: string }): AstroIntegration {
         const state = buildState(buildId);
         const outDir = fileURLToPath(dir);
         const view = await ledgerView(buildId);
+        const t0 = performance.now();
         const copied = await copyAttachments({
           outDir,
           snapshot: view.snapshot,
@@ -42,10 +43,17 @@ export function gdoSite({ buildId }: { buildId: string }): AstroIntegration {
           ...(state.options.dataDir ? { dataDir: state.options.dataDir } : {}),
         });
         state.diagnostics.push(...copied.diagnostics);
+        const t1 = performance.now();
         if (state.options.offline !== false) {
           const search = await buildSearchIndex({ outDir });
           logger.info(`search index: ${search.pages} pages`);
+          const t2 = performance.now();
           const worker = await writeServiceWorker({ outDir, base: state.options.base });
+          state.timings = {
+            attachments: Math.round(t1 - t0),
+            search: Math.round(t2 - t1),
+            worker: Math.round(performance.now() - t2),
+          };
           state.pages = worker.pages;
           state.files = worker.files;
           logger.info(`service worker ${worker.version}: ${worker.files} files precached`);

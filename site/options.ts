@@ -32,6 +32,8 @@ export interface BuildState {
   /** Filled by the integration when the build is done. */
   pages?: number;
   files?: number;
+  /** Milliseconds spent in the post-build steps. */
+  timings?: { attachments: number; search: number; worker: number };
 }
 
 type Registry = Map<string, BuildState>;
