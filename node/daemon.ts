@@ -61,6 +61,8 @@ export interface StartNodeInput {
 }
 
 export interface RunningNode {
+  /** The libp2p node itself: for benchmarks and tests that need a raw stream beside the sync. */
+  libp2p: Libp2p;
   peerId: string;
   httpPort: number;
   addresses: string[];
@@ -353,7 +355,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     })();
     return stopping;
   };
-  return { peerId: libp2p.peerId.toString(), httpPort, addresses, status, stop };
+  return { libp2p, peerId: libp2p.peerId.toString(), httpPort, addresses, status, stop };
 }
 
 export type { PeerId };

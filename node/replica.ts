@@ -81,6 +81,7 @@ export class Replica {
   #lock: Promise<unknown> = Promise.resolve();
   readonly #firstSeen = new Map<string, number>();
   readonly #conflicts = new Map<string, string[]>();
+  readonly #counts = new Map<string, { ahead: number; behind: number }>();
 
   private constructor(
     repo: Repository,
@@ -389,12 +390,19 @@ export class Replica {
       const local = r.branch === "main" ? main : await this.repo.readRef(`refs/heads/${r.branch}`);
       if (!local) continue;
       const relation = await this.#relation(local, r.oid);
-      const mine = this.#ancestors(local);
-      const theirs = this.#ancestors(r.oid);
-      let ahead = 0;
-      let behind = 0;
-      for (const oid of mine) if (!theirs.has(oid)) ahead++;
-      for (const oid of theirs) if (!mine.has(oid)) behind++;
+      // Counting walks both histories: cached per pair, as status is asked often.
+      const pair = `${local}:${r.oid}`;
+      let counts = this.#counts.get(pair);
+      if (!counts) {
+        const mine = this.#ancestors(local);
+        const theirs = this.#ancestors(r.oid);
+        counts = { ahead: 0, behind: 0 };
+        for (const oid of mine) if (!theirs.has(oid)) counts.ahead++;
+        for (const oid of theirs) if (!mine.has(oid)) counts.behind++;
+        if (this.#counts.size > 256) this.#counts.clear();
+        this.#counts.set(pair, counts);
+      }
+      const { ahead, behind } = counts;
       let conflicts = this.#conflicts.get(r.oid) ?? [];
       if (checkMerges && relation === "diverged") {
         const base = this.#verifier.mergeBase(local, r.oid);
