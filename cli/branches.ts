@@ -8,15 +8,8 @@ import { describeNeeds } from "./proposals.ts";
 import { openLedger } from "./workspace.ts";
 
 async function ancestors(ledger: Ledger, head: string): Promise<Set<string>> {
-  const seen = new Set<string>();
-  const stack = [head];
-  while (stack.length > 0) {
-    const oid = stack.pop()!;
-    if (seen.has(oid)) continue;
-    seen.add(oid);
-    stack.push(...(await ledger.verifiedBlock(oid)).parents);
-  }
-  return seen;
+  await ledger.verifiedBlock(head);
+  return ledger.verifier.ancestors(head);
 }
 
 /** How a branch stands against main, and what merging it would take. */

@@ -612,9 +612,9 @@ export class Verifier {
 
   /** The best common ancestor of two verified blocks (highest generation), if any. */
   mergeBase(a: string, b: string): string | undefined {
-    const ancestorsOfA = this.#ancestors(a);
+    const ancestorsOfA = this.ancestors(a);
     let best: VerifiedBlock | undefined;
-    for (const oid of this.#ancestors(b)) {
+    for (const oid of this.ancestors(b)) {
       if (!ancestorsOfA.has(oid)) continue;
       const block = this.#blocks.get(oid)!;
       if (
@@ -627,7 +627,8 @@ export class Verifier {
     return best?.oid;
   }
 
-  #ancestors(oid: string): Set<string> {
+  /** A verified block and all its ancestors (verify it first). */
+  ancestors(oid: string): Set<string> {
     const seen = new Set<string>();
     const stack = [oid];
     while (stack.length > 0) {

@@ -2,28 +2,12 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli } from "../../cli/main.ts";
 import { parsePrivateKey, parsePublicKey } from "../../ledger/sshkey.ts";
+import { gdo } from "../helpers/cli.ts";
 import { sshKeygen, sshKeygenKey, tempDir } from "../helpers/ssh.ts";
 import { needs } from "../helpers/system.ts";
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
-
-async function gdo(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  let out = "";
-  let err = "";
-  const code = await runCli(args, {
-    cwd,
-    env,
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
 
 describe("gdo key new", () => {
   test("creates <data>/key (0600) and key.pub, and prints the public line", async () => {

@@ -5,26 +5,10 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { deflateSync } from "node:zlib";
 import { commands } from "../../cli/commands.ts";
-import { runCli } from "../../cli/main.ts";
+import { gdo } from "../helpers/cli.ts";
 import { scratch } from "../helpers/ledger.ts";
 
 const root = join(import.meta.dirname, "..", "..");
-
-async function gdo(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  let out = "";
-  let err = "";
-  const code = await runCli(args, {
-    cwd,
-    env,
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
 
 function rfc(n: number, title: string, status = "draft"): string {
   return `---\nrfc: ${n}\ntitle: ${title}\nstatus: ${status}\nauthors: [alice]\ncreated: 2026-11-25\n---\n\n# ${title}\n`;
@@ -131,21 +115,17 @@ describe("gdo ledger commands", () => {
 
   test("should run through the bin launcher under the machine's default node", () => {
     const cwd = scratch("gdo-cli-");
-    const result = spawnSync(
-      "node",
-      [join(root, "cli", "gdo.js"), "node", "--rfcs", join(root, "rfcs")],
-      { cwd, encoding: "utf8", env: { ...process.env, PATH: `/usr/local/bin:/usr/bin:/bin` } },
-    );
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /created a development key/);
-    assert.match(result.stdout, /genesis [0-9a-f]{40} with \d+ archive file/);
-    const again = spawnSync("node", [join(root, "cli", "gdo.js"), "node"], {
-      cwd,
-      encoding: "utf8",
-    });
-    assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /all verified/);
-    assert.doesNotMatch(again.stdout, /created/);
+    const env = { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin" };
+    const run = (args: string[]) =>
+      spawnSync("node", [join(root, "cli", "gdo.js"), ...args], { cwd, encoding: "utf8", env });
+    assert.equal(run(["key", "new", "--comment", "alice"]).status, 0);
+    const init = run(["init", "--rfcs", join(root, "rfcs"), "--name", "gdo"]);
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(init.stdout, /genesis [0-9a-f]{40}: founder alice .* \d+ archive file/);
+    const verify = run(["verify"]);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stdout, /all valid/);
+    assert.equal(run(["nope"]).status, 2);
   });
 
   test("should run through the bin launcher on the pinned node and through npx", () => {

@@ -4,28 +4,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { runCli } from "../../cli/main.ts";
+import { gdo } from "../helpers/cli.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 const rfc = (n: number, extra = "") =>
   `---\nrfc: ${n}\ntitle: RFC ${n}\nstatus: draft\nauthors: [Ada]\ncreated: 2026-11-25\n${extra}---\n\nBody.\n`;
-
-async function gdo(args: string[], cwd: string) {
-  let out = "";
-  let err = "";
-  const code = await runCli(args, {
-    cwd,
-    env: {},
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
 
 describe("gdo rfc lint", () => {
   let dir: string;

@@ -2,26 +2,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli } from "../../cli/main.ts";
+import { gdo } from "../helpers/cli.ts";
 import { scratch } from "../helpers/ledger.ts";
 
 const shared = join(import.meta.dirname, "..", "..", "..", "shared");
-
-async function gdo(args: string[], cwd: string) {
-  let out = "";
-  let err = "";
-  const code = await runCli(args, {
-    cwd,
-    env: {},
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
 
 async function ok(args: string[], cwd: string) {
   const run = await gdo(args, cwd);
