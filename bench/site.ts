@@ -138,6 +138,14 @@ function child(args: string[]): Run {
     maxBuffer: 64 * 1024 * 1024,
   });
   const line = result.stdout.trim().split("\n").pop() ?? "";
+  const report = result.stderr.split("\n").findIndex((l) => l.startsWith("gdo build reported"));
+  if (report >= 0)
+    console.log(
+      result.stderr
+        .split("\n")
+        .slice(report, report + 4)
+        .join("\n"),
+    );
   if (result.status !== 0 || !line.startsWith("{")) {
     throw new Error(
       `bench child failed (${result.status}):\n${result.stderr
@@ -163,6 +171,19 @@ async function childMain(mode: string, values: Record<string, string | undefined
     });
     pages = result.pages;
     timings = result.timings;
+    const byRule = new Map<string, number>();
+    for (const d of result.diagnostics)
+      byRule.set(`${d.severity} ${d.ruleId}`, (byRule.get(`${d.severity} ${d.ruleId}`) ?? 0) + 1);
+    const { formatDiagnostic } = await import("../site/build.ts");
+    process.stderr.write(
+      `gdo build reported ${result.diagnostics.length} content problems (none fatal): ${[...byRule]
+        .map(([rule, n]) => `${n} ${rule}`)
+        .join(", ")}\n  e.g. ${result.diagnostics
+        .filter((d) => d.source === "site")
+        .slice(0, 3)
+        .map(formatDiagnostic)
+        .join("\n  e.g. ")}\n`,
+    );
   } else {
     const { build } = await import("astro");
     await build({ root: values.root!, outDir: values.out!, logLevel: "error" });
