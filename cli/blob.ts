@@ -1,13 +1,15 @@
 import { once } from "node:events";
-import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
+import { access, type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type BlobStore, DEFAULT_GC_GRACE_MS, openBlobStore } from "../ledger/blobs/blob-store.ts";
 import type { ChunkSource } from "../ledger/blobs/chunk-stream.ts";
 import { StoreCheckError } from "../ledger/blobs/errors.ts";
-import type { Manifest } from "../ledger/blobs/manifest.ts";
+import { ledgerManifests } from "../ledger/blobs/ledger-manifests.ts";
+import { blobPointerPath, type Manifest, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
 import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
 import type { Command, CommandContext, ParsedArgs } from "./command.ts";
 import { stringOption } from "./command.ts";
+import { loadKey, openLedger } from "./workspace.ts";
 
 function expectPositionals(args: ParsedArgs, count: number, usage: string): void {
   if (args.positionals.length !== count) {
@@ -28,10 +30,16 @@ async function withStore<T>(
   }
 }
 
-/**
- * Until the ledger is wired in, the live manifests for gc are the store's
- * own local copies (so gc removes only chunks no stored manifest references).
- */
+async function ledgerExists(ctx: CommandContext): Promise<boolean> {
+  try {
+    await access(join(ctx.ledgerPath, "HEAD"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Without a ledger, the live manifests for gc are the store's own copies. */
 async function* localManifests(store: BlobStore): AsyncGenerator<Manifest> {
   for await (const entry of store.manifests()) if (entry.manifest) yield entry.manifest;
 }
@@ -45,11 +53,17 @@ function ioError(path: string, error: unknown): GdoError {
   });
 }
 
-const putUsage = "blob put FILE|-";
+const putUsage = "blob put FILE|- [--path LEDGER_PATH.blob] [-m MESSAGE] [--no-ledger]";
 const blobPut: Command = {
   name: "put",
-  summary: "chunk and store a file (or stdin), print its manifest id",
+  summary:
+    "chunk and store a file (or stdin), record its pointer in the ledger, print its manifest id",
   usage: putUsage,
+  options: {
+    path: { type: "string" },
+    message: { type: "string", short: "m" },
+    "no-ledger": { type: "boolean" },
+  },
   async run(ctx, args) {
     expectPositionals(args, 1, putUsage);
     const name = args.positionals[0]!;
@@ -78,6 +92,22 @@ const blobPut: Command = {
     ctx.err(
       `gdo: stored ${result.manifest.size} bytes in ${result.manifest.chunks.length} chunks (${result.newChunks} new, ${result.newBytes} new bytes)\n`,
     );
+    // The pointer goes into the ledger, so the blob is signed, versioned and
+    // replicated like everything else (and kept by gc).
+    if (!args.values["no-ledger"] && (await ledgerExists(ctx))) {
+      const path = stringOption(args, "path") ?? blobPointerPath(result.id);
+      if (!path.endsWith(POINTER_SUFFIX))
+        throw new UsageError(`--path must end in ${POINTER_SUFFIX}`);
+      const ledger = await openLedger(ctx);
+      const block = await ledger.commit({
+        key: await loadKey(ctx),
+        edits: [{ path, content: result.bytes }],
+        message:
+          stringOption(args, "message") ??
+          `Add blob ${basename(name)} (${result.manifest.size} bytes)`,
+      });
+      ctx.err(`gdo: recorded ${path} in block ${block}\n`);
+    }
     ctx.out(`${result.id}\n`);
     return 0;
   },
@@ -208,8 +238,10 @@ const blobGc: Command = {
       throw new UsageError(`--grace must be a number of seconds\nusage: gdo ${gcUsage}`);
     }
     const graceMs = grace === undefined ? DEFAULT_GC_GRACE_MS : Number(grace) * 1000;
+    // Live: what any ledger branch points at; without a ledger, the store's own manifests.
+    const live = (await ledgerExists(ctx)) ? ledgerManifests(await openLedger(ctx)) : undefined;
     const r = await withStore(ctx, (store) =>
-      store.gc({ liveManifests: localManifests(store), graceMs }),
+      store.gc({ liveManifests: live ?? localManifests(store), graceMs }),
     );
     ctx.out(
       `removed ${r.removedChunks} chunks (${r.removedBytes} bytes), ${r.removedManifests} manifests, ${r.removedTempFiles} temp files; kept ${r.keptChunks} chunks (${r.keptByGrace} within the grace period)\n`,

@@ -54,10 +54,10 @@ export async function runCli(
     const args = parseCommandArgs(command, rest);
     if (args.values.help || !command.run) {
       if (!args.values.help && command !== root && !command.run) {
-        err(helpText(command, prefix.split(" ").slice(0, -1).join(" ") || "gdo"));
+        err(helpText(command));
         return EXIT.usage;
       }
-      out(helpText(command, prefix === "gdo" ? "gdo" : prefix.split(" ").slice(0, -1).join(" ")));
+      out(helpText(command));
       return args.values.help || command === root ? EXIT.ok : EXIT.usage;
     }
     const cleanups: (() => Promise<void> | void)[] = [];

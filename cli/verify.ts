@@ -1,4 +1,6 @@
 import { GdoError } from "../ledger/errors.ts";
+import { SignaturePool } from "../ledger/signature-pool.ts";
+import { assertLandable } from "../ledger/verify.ts";
 import type { Command } from "./command.ts";
 import { openLedger } from "./workspace.ts";
 
@@ -9,13 +11,17 @@ export const verifyCommand: Command = {
   async run(ctx) {
     const ledger = await openLedger(ctx);
     const refs = await ledger.repo.listRefs("refs/");
-    // One fresh verifier for all branches: shared history is checked once.
-    const verifier = ledger.newVerifier();
+    // One fresh verifier for all branches: shared history is checked once,
+    // with the signature checks spread over worker threads.
+    const pool = new SignaturePool();
+    ctx.defer(() => pool.close());
+    const verifier = ledger.newVerifier({ pool });
     let failures = 0;
     const started = performance.now();
     for (const [ref, oid] of [...refs].sort()) {
       try {
         const head = await verifier.verify(oid);
+        assertLandable(ref, head);
         ctx.out(`ok       ${ref} ${oid} (${head.generation} blocks deep)\n`);
       } catch (error) {
         if (!(error instanceof GdoError)) throw error;

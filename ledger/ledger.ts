@@ -9,6 +9,7 @@ import {
 } from "./commit.ts";
 import { GdoError, NotFoundError } from "./errors.ts";
 import { assertRefName, Repository } from "./repository.ts";
+import type { SignaturePool } from "./signature-pool.ts";
 import type { SshPrivateKey } from "./sshkey.ts";
 import { signSshsig } from "./sshsig.ts";
 import { applyEdits, type FileEdit } from "./tree-builder.ts";
@@ -243,8 +244,8 @@ export class Ledger {
   }
 
   /** A fresh verifier over this repository (for `gdo verify`, which trusts nothing). */
-  newVerifier(): Verifier {
-    return new Verifier({ objects: this.repo, ...this.#rules });
+  newVerifier({ pool }: { pool?: SignaturePool } = {}): Verifier {
+    return new Verifier({ objects: this.repo, ...this.#rules, ...(pool ? { pool } : {}) });
   }
 
   /** The verifier this ledger writes with (memoised state of verified blocks). */

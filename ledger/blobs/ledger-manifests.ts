@@ -1,0 +1,20 @@
+import type { Ledger } from "../ledger.ts";
+import { type Manifest, POINTER_SUFFIX, parseManifest } from "./manifest.ts";
+
+/**
+ * Every blob manifest the ledger references: the `*.blob` pointer files in
+ * the head tree of every branch (main, proposals, peers' remote-tracking
+ * refs). This is gc's live set: a chunk no branch points at may go.
+ */
+export async function* ledgerManifests(ledger: Ledger): AsyncGenerator<Manifest> {
+  const seen = new Set<string>();
+  for (const [ref, head] of await ledger.repo.listRefs("refs/")) {
+    const block = await ledger.verifiedBlock(head);
+    for (const file of await ledger.reader.listFiles(block.tree)) {
+      if (!file.path.endsWith(POINTER_SUFFIX) || seen.has(file.oid)) continue;
+      seen.add(file.oid);
+      const object = await ledger.repo.readObject(file.oid);
+      yield parseManifest(object.content, `${ref}:${file.path}`);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { gdo } from "../helpers/cli.ts";
+import { scratch } from "../helpers/ledger.ts";
+
+async function ok(args: string[], cwd: string) {
+  const run = await gdo(args, cwd);
+  assert.equal(run.code, 0, `gdo ${args.join(" ")}: ${run.err}`);
+  return run;
+}
+
+describe("blobs recorded in the ledger", () => {
+  test("should record a put as a signed pointer block and let gc remove only what no branch references", async () => {
+    const cwd = scratch("gdo-blob-ledger-");
+    mkdirSync(join(cwd, "rfcs"));
+    await ok(["key", "new", "--comment", "alice"], cwd);
+    await ok(["init", "--founder", "alice"], cwd);
+    writeFileSync(join(cwd, "image.tar"), randomBytes(600_000));
+    const put = await ok(["blob", "put", "image.tar"], cwd);
+    const id = put.out.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.match(put.err, new RegExp(`recorded blobs/${id}.blob in block [0-9a-f]{40}`));
+    assert.match(
+      (await ok(["log", "--limit", "1"], cwd)).out,
+      /Add blob image.tar \(600000 bytes\)/,
+    );
+
+    // Referenced by main: gc keeps it even with no grace period.
+    assert.match((await ok(["blob", "gc", "--grace", "0"], cwd)).out, /removed 0 chunks/);
+    await ok(["blob", "get", id, "-o", "copy.tar"], cwd);
+    assert.deepEqual(readFileSync(join(cwd, "copy.tar")), readFileSync(join(cwd, "image.tar")));
+
+    // Dropped from the ledger: gc may now remove its chunks.
+    await ok(["write", "--rm", `blobs/${id}.blob`, "-m", "Drop the image"], cwd);
+    assert.match((await ok(["blob", "gc", "--grace", "0"], cwd)).out, /removed [1-9]\d* chunks/);
+    assert.match((await ok(["verify"], cwd)).out, /all valid/);
+  });
+});
