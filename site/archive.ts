@@ -60,8 +60,10 @@ export interface Archive {
   diagnostics: Diagnostic[];
 }
 
-/** Mentions of other RFCs in running text: "RFC 12", "RFC-12", and the EIP/ERC forms of imports. */
-const MENTION = /\b(?:RFC|EIP|ERC)[- ]?(\d{1,6})\b/g;
+/** Mentions of other RFCs in running text: "RFC 12", "RFC-12". */
+const MENTION = /\bRFC[- ]?(\d{1,6})\b/g;
+/** In documents imported from the EIP archive (same numbers): "EIP-12", "ERC-20". */
+const EIP_MENTION = /\b(?:EIP|ERC)[- ]?(\d{1,6})\b/g;
 const FOREIGN_DOC = /^(?:eip|erc)-(\d+)\.md$/i;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -176,6 +178,9 @@ export function buildArchive(snapshot: Snapshot, { base }: { base: string }): Ar
     };
     const rendered = renderMarkdown({ text: source.text, resolveLink });
     for (const match of source.text.matchAll(MENTION)) refs.add(Number(match[1]));
+    if (fields.original?.format === "eip") {
+      for (const match of source.text.matchAll(EIP_MENTION)) refs.add(Number(match[1]));
+    }
     for (const n of [
       ...(fields.requires ?? []),
       ...(fields.obsoletes ?? []),

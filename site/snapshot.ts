@@ -306,9 +306,7 @@ async function readBranches({
     signal?.throwIfAborted();
     let own: VerifiedBlock[];
     try {
-      own = (await historyOf({ ledger, head: oid, ...(signal ? { signal } : {}) })).filter(
-        (b) => !onBranch.has(b.oid),
-      );
+      own = await blocksOff({ ledger, head: oid, onBranch, signal });
     } catch (error) {
       if (name.startsWith(PROPOSALS)) {
         proposals.push({
@@ -352,7 +350,7 @@ async function readBranches({
       }
     }
     const id = name.slice(PROPOSALS.length);
-    const status = await statusOf(gitdir, id);
+    const status = await proposalStatusOf(gitdir, id);
     if (status) {
       needs.splice(
         0,
@@ -401,7 +399,7 @@ async function readBranches({
  */
 let statusLedger: { gitdir: string; ledger: Ledger; close: () => Promise<void> } | undefined;
 
-async function statusOf(gitdir: string, id: string): Promise<ProposalStatus | undefined> {
+async function proposalStatusOf(gitdir: string, id: string): Promise<ProposalStatus | undefined> {
   try {
     if (!statusLedger) {
       const { validate, host } = await pluginValidator();
@@ -421,6 +419,36 @@ async function closeStatusLedger() {
   const open = statusLedger;
   statusLedger = undefined;
   await open?.close();
+}
+
+/** The blocks reachable from `head` that are not on the site's branch, oldest first. */
+async function blocksOff({
+  ledger,
+  head,
+  onBranch,
+  signal,
+}: {
+  ledger: Ledger;
+  head: string;
+  onBranch: Set<string>;
+  signal: AbortSignal | undefined;
+}): Promise<VerifiedBlock[]> {
+  // Verifies the whole history once (memoised), then walks only the new part.
+  await ledger.verifiedBlock(head);
+  const blocks: VerifiedBlock[] = [];
+  const seen = new Set<string>([head]);
+  const stack = [head];
+  while (stack.length > 0) {
+    signal?.throwIfAborted();
+    const block = await ledger.verifiedBlock(stack.pop()!);
+    blocks.push(block);
+    for (const parent of block.parents) {
+      if (onBranch.has(parent) || seen.has(parent)) continue;
+      seen.add(parent);
+      stack.push(parent);
+    }
+  }
+  return blocks.sort((a, b) => a.generation - b.generation || (a.oid < b.oid ? -1 : 1));
 }
 
 /**
