@@ -15,8 +15,14 @@ import type { SshPrivateKey } from "./sshkey.ts";
 import type { FileEdit } from "./tree-builder.ts";
 import { applyEdits } from "./tree-builder.ts";
 import { diffTrees } from "./tree-diff.ts";
-import { treeView } from "./validator.ts";
-import { APPROVAL_TRAILER, MERGE_TRAILER, PROPOSAL_TRAILER, type VerifiedBlock } from "./verify.ts";
+import { treeView, type ValidationVerdict } from "./validator.ts";
+import {
+  APPROVAL_TRAILER,
+  MERGE_TRAILER,
+  PROPOSAL_TRAILER,
+  VALIDATED_TRAILER,
+  type VerifiedBlock,
+} from "./verify.ts";
 
 /**
  * Proposals (RFC 6). A proposal is a branch `proposals/<id>` of blocks that
@@ -253,6 +259,25 @@ async function prepare(ledger: Ledger, id: string): Promise<MergePreparation> {
   };
 }
 
+/** What the content validators say of the merged tree (as a peer will re-check it). */
+async function judgeMerge(
+  ledger: Ledger,
+  p: MergePreparation,
+): Promise<{ paths: string[]; verdict: ValidationVerdict }> {
+  const tree = await applyEdits(ledger.repo, ledger.reader, p.main.tree, p.edits);
+  const changes = await diffTrees(ledger.reader, p.main.tree, tree);
+  const paths = changes.map((c) => c.path);
+  if (!ledger.rules.validate || changes.length === 0) {
+    return { paths, verdict: { problems: [], requirements: [], validators: [] } };
+  }
+  const verdict = await ledger.rules.validate({
+    before: treeView(ledger.reader, p.main.tree),
+    after: treeView(ledger.reader, tree),
+    changes: changes.map((c) => ({ path: c.path, kind: c.kind })),
+  });
+  return { paths, verdict };
+}
+
 /** Where a proposal stands: its reviews, and what a merge would still need. */
 export async function proposalStatus(ledger: Ledger, id: string): Promise<ProposalStatus> {
   const p = await prepare(ledger, id);
@@ -270,21 +295,12 @@ export async function proposalStatus(ledger: Ledger, id: string): Promise<Propos
     merged,
   };
   if (merged || p.conflicts.length > 0) return status;
-  const tree = await applyEdits(ledger.repo, ledger.reader, p.main.tree, p.edits);
-  const changes = await diffTrees(ledger.reader, p.main.tree, tree);
-  status.paths = changes.map((c) => c.path);
-  let requirements: { kind: string; path: string }[] = [];
-  if (ledger.rules.validate && changes.length > 0) {
-    const verdict = await ledger.rules.validate({
-      before: treeView(ledger.reader, p.main.tree),
-      after: treeView(ledger.reader, tree),
-      changes: changes.map((c) => ({ path: c.path, kind: c.kind })),
-    });
-    requirements = verdict.requirements;
-    status.problems = verdict.problems.map(
-      (x) => `${x.file}${x.line ? `:${x.line}` : ""}: ${x.reason} [${x.ruleId}]`,
-    );
-  }
+  const { paths, verdict } = await judgeMerge(ledger, p);
+  status.paths = paths;
+  const requirements = verdict.requirements;
+  status.problems = verdict.problems.map(
+    (x) => `${x.file}${x.line ? `:${x.line}` : ""}: ${x.reason} [${x.ruleId}]`,
+  );
   const base = ledger.verifier.mergeBase(p.main.oid, p.head.oid);
   const charter = base ? (await ledger.verifiedBlock(base)).charter : p.main.charter;
   const approvers = p.reviews
@@ -315,6 +331,8 @@ export async function mergeProposal(
   const p = await prepare(ledger, input.proposal);
   if (p.conflicts.length > 0) throw new MergeConflictError(p.conflicts);
   if (p.rejectedBy.length > 0) throw new ProposalRejectedError(input.proposal, p.rejectedBy);
+  const { verdict } = await judgeMerge(ledger, p);
+  const validated = verdict.validators?.length ? verdict.validators.join(" ") : "none";
   return ledger.commit({
     key: input.key,
     ref: MAIN,
@@ -323,6 +341,7 @@ export async function mergeProposal(
     message: `Merge proposal ${input.proposal}: ${p.head.commit.message.split("\n")[0]}`,
     trailers: [
       [MERGE_TRAILER, `${input.proposal} ${p.head.oid}`],
+      [VALIDATED_TRAILER, verdict.problems.length === 0 ? `${validated} passed` : "failed"],
       ...p.approvals.map((a): [string, string] => [APPROVAL_TRAILER, approvalTrailer(a)]),
     ],
     now: input.now,

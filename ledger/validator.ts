@@ -20,6 +20,8 @@ export interface ValidationVerdict {
   problems: ValidationProblem[];
   /** Approval requirements beyond the path policy (e.g. `status-change`), mapped by the charter's policy. */
   requirements: { kind: string; path: string }[];
+  /** Names of the validators that judged the change (recorded by a proof of merge). */
+  validators?: string[];
 }
 
 /**

@@ -17,6 +17,8 @@ export const LEDGER_TRAILER = "Gdo-Ledger";
 export const PROPOSAL_TRAILER = "Gdo-Proposal";
 /** On the merge that lands a proposal: `Gdo-Merge: <id> <head>`. */
 export const MERGE_TRAILER = "Gdo-Merge";
+/** On a proposal's merge: the content validators whose verdict it rests on (a record; every peer re-runs them). */
+export const VALIDATED_TRAILER = "Gdo-Validated";
 /** One per approval the merge rests on (see approval.ts). */
 export const APPROVAL_TRAILER = "Gdo-Approval";
 export const GIT_NAMESPACE = "git";

@@ -28,6 +28,7 @@ export async function pluginValidator(
           reason: d.reason,
         })),
       requirements: result.requirements.map((r) => ({ kind: r.kind, path: r.path })),
+      validators: [...host.route(changes).routed.keys()].sort(),
     };
   };
   return { validate, host };

@@ -79,6 +79,7 @@ describe("proposals and proof of merge", () => {
     const block = await (await fresh(ledger)).verify(merge);
     assert.deepEqual(block.merged, { proposal, head, approvers: ["bob", "carol"] });
     assert.match(block.commit.message, /Gdo-Approval: approve /);
+    assert.match(block.commit.message, /Gdo-Validated: rfc passed/);
     assert.equal((await listProposals(ledger))[0]?.merged, true);
     const text2 = new TextDecoder().decode(await ledger.readFile("rfcs/0002-doors.md"));
     assert.match(text2, /status: proposed/);
