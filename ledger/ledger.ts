@@ -171,8 +171,9 @@ export class Ledger {
   }
 
   /**
-   * A local branch head is trusted as verified for writing: refs only ever
-   * move to verified blocks. `gdo verify` re-checks everything from genesis.
+   * The verified state at a block. The first use verifies its whole history
+   * (memoised for the life of this Ledger), so a write never builds on a
+   * block this process has not checked, even if the files on disk changed.
    */
   async #state(oid: string): Promise<VerifiedBlock> {
     return this.#verifier.known(oid) ?? (await this.#verifier.verify(oid));
