@@ -13,6 +13,7 @@ import type { AstroIntegration } from "astro";
 import { copyAttachments } from "./attachments.ts";
 import { ledgerView } from "./ledger-loader.ts";
 import { buildState, virtualBuildId } from "./options.ts";
+import { relativizeUrls } from "./relative-urls.ts";
 import { buildSearchIndex } from "./search-index.ts";
 import { writeServiceWorker } from "./service-worker.ts";
 
@@ -43,12 +44,15 @@ export function gdoSite({ buildId }: { buildId: string }): AstroIntegration {
           ...(state.options.dataDir ? { dataDir: state.options.dataDir } : {}),
         });
         state.diagnostics.push(...copied.diagnostics);
+        if (state.options.relative !== false) {
+          await relativizeUrls({ outDir, base: state.options.base });
+        }
         const t1 = performance.now();
         if (state.options.offline !== false) {
           const search = await buildSearchIndex({ outDir });
           logger.info(`search index: ${search.pages} pages`);
           const t2 = performance.now();
-          const worker = await writeServiceWorker({ outDir, base: state.options.base });
+          const worker = await writeServiceWorker({ outDir });
           state.timings = {
             attachments: Math.round(t1 - t0),
             search: Math.round(t2 - t1),

@@ -23,6 +23,12 @@ export interface SiteOptions {
   plugins: readonly Plugin[];
   /** Build Pagefind's index and the service worker (default true; `astro dev` skips them). */
   offline?: boolean;
+  /**
+   * Rewrite the pages' internal URLs relative to each page (default true), so
+   * the built folder works under any path of any static server. `base` then
+   * matters only for the absolute URLs of feeds and JSON.
+   */
+  relative?: boolean;
 }
 
 export interface BuildState {

@@ -2,7 +2,8 @@
  * Writes `sw.js`, the service worker that makes the built site work offline.
  *
  * ```
- * first visit ──► register sw.js ──► install: fetch every file of this build into
+ * first visit ──► register sw.js ──► install: fetch every file of this build (paths
+ *                                    relative to the worker's scope) into
  *                                      cache "gdo-site-<version>" (version = hash of
  *                                      every file's path and bytes)
  *                                    activate: delete every other gdo-site-* cache
@@ -28,10 +29,8 @@ export interface ServiceWorkerResult {
 
 export async function writeServiceWorker({
   outDir,
-  base,
 }: {
   outDir: string;
-  base: string;
 }): Promise<ServiceWorkerResult> {
   const files = (await listFiles(outDir)).filter((f) => f !== SERVICE_WORKER).sort();
   const hash = createHash("sha256");
@@ -40,8 +39,8 @@ export async function writeServiceWorker({
     hash.update(await readFile(join(outDir, ...file.split("/"))));
   }
   const version = hash.digest("hex").slice(0, 16);
-  const urls = files.map((f) => `${base}${f.split("/").map(encodeURIComponent).join("/")}`);
-  await writeFile(join(outDir, SERVICE_WORKER), workerSource({ version, base, urls }));
+  const paths = files.map((f) => f.split("/").map(encodeURIComponent).join("/"));
+  await writeFile(join(outDir, SERVICE_WORKER), workerSource({ version, paths }));
   return { version, files: files.length, pages: files.filter((f) => f.endsWith(".html")).length };
 }
 
@@ -52,12 +51,14 @@ async function listFiles(dir: string): Promise<string[]> {
     .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join("/"));
 }
 
-function workerSource({ version, base, urls }: { version: string; base: string; urls: string[] }) {
+function workerSource({ version, paths }: { version: string; paths: string[] }) {
   return `// gdo archive site service worker (generated; see site/service-worker.ts)
 const VERSION = ${JSON.stringify(version)};
 const CACHE = "gdo-site-" + VERSION;
-const BASE = ${JSON.stringify(base)};
-const PRECACHE = ${JSON.stringify(urls)};
+// The site's root is wherever this worker was registered: the folder can be served under any path.
+const SCOPE = self.registration.scope;
+const BASE = new URL(SCOPE).pathname;
+const PRECACHE = ${JSON.stringify(paths)}.map((path) => new URL(path, SCOPE).href);
 
 async function precache() {
   const cache = await caches.open(CACHE);

@@ -3,7 +3,11 @@
  * header once every page of this build is available offline.
  */
 const state = document.getElementById("offline-state");
-const base = document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/";
+// The site's root as an absolute path: the meta holds it relative to this page.
+const base = new URL(
+  document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/",
+  location.href,
+).pathname;
 
 if ("serviceWorker" in navigator && import.meta.env.PROD) {
   if (state) state.textContent = "Saving for offline reading…";

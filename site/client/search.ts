@@ -12,7 +12,11 @@ interface Pagefind {
   options?(options: Record<string, unknown>): Promise<void>;
 }
 
-const base = document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/";
+// The site's root as an absolute path: the meta holds it relative to this page.
+const base = new URL(
+  document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/",
+  location.href,
+).pathname;
 const form = document.querySelector<HTMLFormElement>("[data-search]");
 const input = form?.querySelector<HTMLInputElement>("input[name=q]");
 const list = document.querySelector<HTMLOListElement>("[data-search-results]");

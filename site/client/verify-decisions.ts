@@ -15,7 +15,11 @@ interface Proof {
   signature: string;
 }
 
-const base = document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/";
+// The site's root as an absolute path: the meta holds it relative to this page.
+const base = new URL(
+  document.querySelector<HTMLMetaElement>('meta[name="gdo-base"]')?.content ?? "/",
+  location.href,
+).pathname;
 const proofs = [...document.querySelectorAll<HTMLElement>("[data-proof]")];
 
 async function memberKeys(): Promise<Map<string, string>> {

@@ -25,18 +25,18 @@ describe("site build pieces", () => {
     assert.equal(normalizeBase("/a/b/"), "/a/b/");
   });
 
-  it("should precache every file under the base with a version that changes with any byte", async () => {
+  it("should precache every file relative to its scope, with a version that changes with any byte", async () => {
     const dir = scratch("gdo-site-sw-");
     mkdirSync(join(dir, "rfcs/1"), { recursive: true });
     writeFileSync(join(dir, "index.html"), "<h1>home</h1>");
     writeFileSync(join(dir, "rfcs/1/index.html"), "<h1>one</h1>");
-    const first = await writeServiceWorker({ outDir: dir, base: "/archive/" });
+    const first = await writeServiceWorker({ outDir: dir });
     assert.equal(first.files, 2);
     const source = readFileSync(join(dir, "sw.js"), "utf8");
-    assert.match(source, /"\/archive\/index.html","\/archive\/rfcs\/1\/index.html"/);
+    assert.match(source, /\["index.html","rfcs\/1\/index.html"\]/);
     assert.match(source, /ignoreSearch: true/);
     writeFileSync(join(dir, "rfcs/1/index.html"), "<h1>One</h1>");
-    const second = await writeServiceWorker({ outDir: dir, base: "/archive/" });
+    const second = await writeServiceWorker({ outDir: dir });
     assert.notEqual(second.version, first.version);
     assert.equal(second.files, 2, "sw.js itself is not precached");
   });

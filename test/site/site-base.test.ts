@@ -34,11 +34,17 @@ after(async () => {
 });
 
 describe("the archive site under a configured base path", () => {
-  it("should build every internal URL under the base", () => {
+  it("should make every internal URL of a page relative to it", () => {
     const html = readFileSync(join(outDir, "rfcs/2/index.html"), "utf8");
-    assert.match(html, /href="\/archive\/rfcs\/1\/"/);
-    assert.doesNotMatch(html, /(href|src)="\/(?!archive\/)[a-z_]/);
-    assert.match(readFileSync(join(outDir, "sw.js"), "utf8"), /const BASE = "\/archive\/";/);
+    assert.match(html, /href="\.\.\/\.\.\/rfcs\/1\/"/);
+    assert.match(html, /<meta name="gdo-base" content="\.\.\/\.\.\/">/);
+    assert.doesNotMatch(html, /\s(href|src)="\/(?!\/)/);
+    assert.match(readFileSync(join(outDir, "index.html"), "utf8"), /src="\.\/_astro\//);
+    // Feeds and JSON keep absolute URLs under the configured base.
+    assert.match(
+      readFileSync(join(outDir, "api/rfcs.json"), "utf8"),
+      /"url": "\/archive\/rfcs\/1\/"/,
+    );
   });
 
   it("should navigate, verify and search from the sub-path", { skip: chromium }, async () => {

@@ -14,6 +14,8 @@ const NO_PENDING = `document.querySelectorAll('.verify[data-state="pending"]').l
 
 let built: BuildSiteResult;
 let site: { url: string; close: () => Promise<void> };
+/** The same folder served one level down (`/dist/…`), as a copy under another site would be. */
+let copy: { url: string; close: () => Promise<void> };
 // Made here, not in a hook: the ledger helpers' scratch folders are removed by an `after`
 // that must belong to the file, not to the hook that builds.
 const work = mkdtempSync(join(tmpdir(), "gdo-site-"));
@@ -35,9 +37,11 @@ before(async () => {
   mkdirSync(join(outDir, "tampered"), { recursive: true });
   writeFileSync(join(outDir, "tampered/index.html"), tampered);
   site = await serveStatic(outDir);
+  copy = await serveStatic(work);
 });
 after(async () => {
   await site?.close();
+  await copy?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -71,7 +75,7 @@ describe("the built archive site", () => {
 
   it("should serve attachments from the ledger and report bad or missing ones with file and line", () => {
     assert.ok(existsSync(join(outDir, "rfcs/assets/0004/diagram.png")));
-    assert.match(read("rfcs/4/index.html"), /src="\/rfcs\/assets\/0004\/diagram\.png"/);
+    assert.match(read("rfcs/4/index.html"), /src="\.\.\/\.\.\/rfcs\/assets\/0004\/diagram\.png"/);
     assert.ok(!existsSync(join(outDir, "rfcs/assets/0004/bad.svg")), "unsafe SVG not served");
     const rules = built.diagnostics.map((d) => `${d.file}:${d.line} ${d.ruleId}`);
     assert.ok(rules.includes("rfcs/0004-budget-process.md:25 svg-unsafe"), rules.join("\n"));
@@ -123,7 +127,7 @@ describe("the built archive site", () => {
     assert.doesNotMatch(proposals, /Proposal rfc-1-/, "merged proposals are not open");
     assert.match(proposals, /1 more approval from editor \(status-change\): 1 of 2/);
     assert.match(proposals, /2 more approvals from editor \(status-change\): 0 of 2/);
-    assert.match(proposals, /Review by <\/strong> <a href="\/members\/#member-bob">bob/);
+    assert.match(proposals, /Review by <\/strong> <a href="\.\.\/members\/#member-bob">bob/);
     assert.match(read("conflicts/index.html"), /RFC 3<\/a>: 2 branches decide different statuses/);
   });
 
@@ -163,13 +167,13 @@ describe("the archive site in a real browser", { skip: chromium }, () => {
     await browser?.close();
   });
 
-  const open = async (path: string, ctx = context): Promise<Page> => {
+  const open = async (path: string, ctx = context, root = site.url): Promise<Page> => {
     const page = await ctx.newPage();
     page.on("console", (m) => {
       if (m.type() === "error") errors.push(`${path}: ${m.text()}`);
     });
     page.on("pageerror", (e) => errors.push(`${path}: ${e.message}`));
-    await page.goto(`${site.url}${path}`);
+    await page.goto(`${root}${path}`);
     return page;
   };
 
@@ -263,6 +267,27 @@ describe("the archive site in a real browser", { skip: chromium }, () => {
       (await page.locator("[data-search-results] li a").first().textContent()) ?? "",
       /RFC 3/,
     );
+    await ctx.close();
+  });
+
+  it("should work from a copied folder under another path, offline too", async () => {
+    const ctx = await browser.newContext();
+    const page = await open("/rfcs/", ctx, copy.url + "/dist");
+    await page.getByRole("link", { name: "Membership" }).click();
+    await page.waitForURL(/\/dist\/rfcs\/2\/$/);
+    await page.waitForFunction(NO_PENDING);
+    const states = await page
+      .locator("[data-proof]")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-verified")));
+    assert.deepEqual(new Set(states), new Set(["verified"]));
+    await page.waitForFunction('document.documentElement.dataset.offline === "ready"', null, {
+      timeout: 60_000,
+    });
+    await ctx.setOffline(true);
+    await page.goto(`${copy.url}/dist/search/?q=${SEARCH_TERM}`);
+    const hit = page.locator("[data-search-results] li a").first();
+    await hit.waitFor({ timeout: 20_000 });
+    assert.match((await hit.getAttribute("href")) ?? "", /^\/dist\/rfcs\/3\/$/);
     await ctx.close();
   });
 
