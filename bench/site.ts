@@ -10,7 +10,7 @@
  * Not a timed test: run by hand; figures go in the site's RFC (RFC 8).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -138,14 +138,11 @@ function child(args: string[]): Run {
     maxBuffer: 64 * 1024 * 1024,
   });
   const line = result.stdout.trim().split("\n").pop() ?? "";
-  const report = result.stderr.split("\n").findIndex((l) => l.startsWith("gdo build reported"));
-  if (report >= 0)
-    console.log(
-      result.stderr
-        .split("\n")
-        .slice(report, report + 4)
-        .join("\n"),
-    );
+  const lines = result.stderr.split("\n");
+  const report = lines.findIndex((l) => l.startsWith("gdo build reported"));
+  if (report >= 0) console.log(lines.slice(report, report + 4).join("\n"));
+  const size = lines.find((l) => l.startsWith("gdo site: "));
+  if (size) console.log(size);
   if (result.status !== 0 || !line.startsWith("{")) {
     throw new Error(
       `bench child failed (${result.status}):\n${result.stderr
@@ -171,6 +168,13 @@ async function childMain(mode: string, values: Record<string, string | undefined
     });
     pages = result.pages;
     timings = result.timings;
+    let bytes = 0;
+    for (const entry of readdirSync(result.outDir, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+    }
+    process.stderr.write(
+      `gdo site: ${result.files} files precached by the service worker, ${(bytes / 1e6).toFixed(1)} MB\n`,
+    );
     const byRule = new Map<string, number>();
     for (const d of result.diagnostics)
       byRule.set(`${d.severity} ${d.ruleId}`, (byRule.get(`${d.severity} ${d.ruleId}`) ?? 0) + 1);
