@@ -40,6 +40,11 @@ async function check(element: HTMLElement, keys: Map<string, string>): Promise<s
   }
   if (proof.block !== element.dataset.block || proof.signer !== element.dataset.signer)
     return "the block or signer shown differs from the signed data";
+  // What a person reads must be what is checked.
+  const shownPayload = element.querySelector(":scope > details > pre.payload")?.textContent;
+  const shownSignature = element.querySelector(":scope > details > pre.signature")?.textContent;
+  if (shownPayload !== proof.payload || shownSignature !== proof.signature)
+    return "the payload or signature shown differs from the signed data";
   const key = keys.get(proof.signer);
   if (!key) return `'${proof.signer}' is not a published member`;
   if (proof.kind === "approval") {

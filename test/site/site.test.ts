@@ -36,6 +36,14 @@ before(async () => {
   assert.notEqual(tampered, page);
   mkdirSync(join(outDir, "tampered"), { recursive: true });
   writeFileSync(join(outDir, "tampered/index.html"), tampered);
+  // A copy where only the payload shown to people was altered, not the signed data.
+  const shown = page.replace(
+    /(<pre class="payload">[^<]*?)RFC 1: proposed → last-call/,
+    "$1RFC 1: proposed → accepted",
+  );
+  assert.notEqual(shown, page);
+  mkdirSync(join(outDir, "tampered-view"), { recursive: true });
+  writeFileSync(join(outDir, "tampered-view/index.html"), shown);
   site = await serveStatic(outDir);
   copy = await serveStatic(work);
 });
@@ -249,6 +257,15 @@ describe("the archive site in a real browser", { skip: chromium }, () => {
     assert.equal(await failed.count(), 1);
     assert.match((await failed.textContent()) ?? "", /verification failed/);
     assert.ok(await failed.isVisible());
+    await page.close();
+  });
+
+  it("should fail a proof whose displayed payload differs from the signed one", async () => {
+    const page = await open("/tampered-view/");
+    await page.waitForFunction(NO_PENDING);
+    const failed = page.locator('.verify[data-state="failed"]');
+    assert.equal(await failed.count(), 1);
+    assert.match((await failed.textContent()) ?? "", /shown differs from the signed data/);
     await page.close();
   });
 
