@@ -289,7 +289,7 @@ describe("the archive site in a real browser", { skip: chromium }, () => {
 
   it("should work from a copied folder under another path, offline too", async () => {
     const ctx = await browser.newContext();
-    const page = await open("/rfcs/", ctx, copy.url + "/dist");
+    const page = await open("/rfcs/", ctx, `${copy.url}/dist`);
     await page.getByRole("link", { name: "Membership" }).click();
     await page.waitForURL(/\/dist\/rfcs\/2\/$/);
     await page.waitForFunction(NO_PENDING);
