@@ -4,12 +4,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
+import { definePlugin } from "../../plugins/api.ts";
+import { rfcSitePlugin } from "../../plugins/rfc/site.ts";
 import { buildSite } from "../../site/build.ts";
 import { needs } from "../helpers/system.ts";
 import { makeSiteLedger, SEARCH_TERM } from "./fixture.ts";
 import { serveStatic } from "./static-server.ts";
 
 const chromium = needs("chromium");
+
+/** A dapp with a site section of its own, declared through the plugin contract. */
+const inventory = definePlugin({
+  name: "inventory",
+  owns: ["inventory/**"],
+  site: {
+    title: "Inventory",
+    path: "inventory",
+    routes: [
+      { pattern: "/inventory", entrypoint: new URL("./fixtures/inventory.astro", import.meta.url) },
+    ],
+  },
+});
 const NO_PENDING = `document.querySelectorAll('.verify[data-state="pending"]').length === 0`;
 
 // The site built for a sub-path, copied as a folder under another site's root.
@@ -22,6 +37,7 @@ before(async () => {
   const fixture = await fixturePromise;
   await buildSite({
     gitdir: fixture.gitdir,
+    plugins: [rfcSitePlugin(), inventory],
     outDir,
     base: "/archive",
     cacheDir: join(work, "cache"),
@@ -34,6 +50,15 @@ after(async () => {
 });
 
 describe("the archive site under a configured base path", () => {
+  it("should add a plugin's section and list it in the navigation", () => {
+    const page = readFileSync(join(outDir, "inventory/index.html"), "utf8");
+    assert.match(page, /<h1>Inventory of Test Makerspace<\/h1>/);
+    assert.match(
+      readFileSync(join(outDir, "index.html"), "utf8"),
+      /<a href="\.\/inventory\/">Inventory<\/a>/,
+    );
+  });
+
   it("should make every internal URL of a page relative to it", () => {
     const html = readFileSync(join(outDir, "rfcs/2/index.html"), "utf8");
     assert.match(html, /href="\.\.\/\.\.\/rfcs\/1\/"/);
