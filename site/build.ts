@@ -11,7 +11,7 @@
  * calls made while one runs wait for it.
  */
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { MAIN } from "../ledger/ledger.ts";
 import type { Diagnostic, Plugin } from "../plugins/api.ts";
@@ -27,7 +27,7 @@ export interface BuildSiteOptions {
   gitdir: string;
   /** Branch to show; default main. */
   ref?: string;
-  /** Output folder; replaced by the build. */
+  /** Output folder; replaced by the build once it is complete (built beside it, then swapped in). */
   outDir: string;
   /** URL path the site is served under (default `/`). */
   base?: string;
@@ -83,10 +83,13 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
   const buildId = randomBytes(8).toString("hex");
   process.env.ASTRO_TELEMETRY_DISABLED = "1";
   const { build } = await import("astro");
+  // Built beside the target and swapped in when complete, so a server (the
+  // node) never serves a half-built site and a failed build leaves the old one.
+  const building = `${outDir}.building-${buildId}`;
   try {
     const config = siteConfig({
       buildId,
-      outDir,
+      outDir: building,
       ...(options.cacheDir ? { cacheDir: resolve(options.cacheDir) } : {}),
       options: {
         gitdir,
@@ -96,7 +99,6 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
         plugins: options.plugins ?? [rfcSitePlugin()],
       },
     });
-    await rm(outDir, { recursive: true, force: true });
     try {
       await build({ ...config, configFile: false, logLevel: options.logLevel ?? "warn" });
     } catch (error) {
@@ -111,6 +113,13 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
     if (options.strict && errors.length > 0) {
       throw new SiteContentError(errors.length, formatDiagnostic(errors[0]!));
     }
+    await rm(join(building, ".prerender"), { recursive: true, force: true });
+    const previous = `${outDir}.previous-${buildId}`;
+    await rename(outDir, previous).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    await rename(building, outDir);
+    await rm(previous, { recursive: true, force: true });
     const durationMs = Math.round(performance.now() - started);
     const post = state.timings ?? { attachments: 0, search: 0, worker: 0 };
     return {
@@ -130,7 +139,7 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
   } finally {
     forgetLedgerViews(buildId);
     forgetBuild(buildId);
-    await rm(join(outDir, ".prerender"), { recursive: true, force: true }).catch(() => {});
+    await rm(building, { recursive: true, force: true }).catch(() => {});
   }
 }
 
