@@ -11,8 +11,8 @@
  * calls made while one runs wait for it.
  */
 import { randomBytes } from "node:crypto";
-import { rename, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { cp, rename, rm } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
 import { MAIN } from "../ledger/ledger.ts";
 import type { Diagnostic, Plugin } from "../plugins/api.ts";
 import { rfcSitePlugin } from "../plugins/rfc/site.ts";
@@ -85,7 +85,13 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
   const { build } = await import("astro");
   // Built beside the target and swapped in when complete, so a server (the
   // node) never serves a half-built site and a failed build leaves the old one.
-  const building = `${outDir}.building-${buildId}`;
+  // Astro puts its prerender chunks in `<outDir>/.prerender`, but in the shared
+  // `<cwd>/.astro/` when outDir is outside the working directory, where two
+  // concurrent builds would overwrite each other's: such a build runs in a
+  // folder of its own under the working directory and is copied over after.
+  const staged = `${outDir}.building-${buildId}`;
+  const inside = `${outDir}${sep}`.startsWith(`${process.cwd()}${sep}`);
+  const building = inside ? staged : join(process.cwd(), ".astro", `gdo-site-${buildId}`);
   try {
     const config = siteConfig({
       buildId,
@@ -114,11 +120,15 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
       throw new SiteContentError(errors.length, formatDiagnostic(errors[0]!));
     }
     await rm(join(building, ".prerender"), { recursive: true, force: true });
+    if (!inside) {
+      await cp(building, staged, { recursive: true });
+      await rm(building, { recursive: true, force: true });
+    }
     const previous = `${outDir}.previous-${buildId}`;
     await rename(outDir, previous).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
-    await rename(building, outDir);
+    await rename(staged, outDir);
     await rm(previous, { recursive: true, force: true });
     const durationMs = Math.round(performance.now() - started);
     const post = state.timings ?? { attachments: 0, search: 0, worker: 0 };
@@ -140,6 +150,7 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
     forgetLedgerViews(buildId);
     forgetBuild(buildId);
     await rm(building, { recursive: true, force: true }).catch(() => {});
+    await rm(staged, { recursive: true, force: true }).catch(() => {});
   }
 }
 
