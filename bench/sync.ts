@@ -6,10 +6,14 @@
  *      other, next to a raw Noise+Yamux stream of the same bytes over the same
  *      connection (the baseline), and the ratio.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
+ *
+ * `GDO_BENCH_PROFILE=DIR` writes a CPU profile of the main thread for each
+ * measured phase only (join.cpuprofile, blob.cpuprofile), not of the setup.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serializeMember } from "../ledger/charter.ts";
@@ -25,6 +29,21 @@ const root = mkdtempSync(join(tmpdir(), "gdo-bench-sync-"));
 const text = (s: string) => new TextEncoder().encode(s);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const quiet = () => {};
+const profileDir = process.env.GDO_BENCH_PROFILE;
+const profiler = profileDir ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post("Profiler.enable");
+  await profiler.post("Profiler.setSamplingInterval", { interval: 500 });
+}
+async function profileStart(): Promise<void> {
+  await profiler?.post("Profiler.start");
+}
+async function profileStop(name: string): Promise<void> {
+  if (!profiler) return;
+  const { profile } = await profiler.post("Profiler.stop");
+  writeFileSync(join(profileDir!, `${name}.cpuprofile`), JSON.stringify(profile));
+}
 
 try {
   const alice = generateKey("alice");
@@ -96,6 +115,7 @@ try {
   });
   const main = await ledger.head();
 
+  await profileStart();
   t = performance.now();
   const b = await startNode({
     ...common,
@@ -107,6 +127,7 @@ try {
   const bRepo = join(bDir, "ledger.git", "refs", "heads", "main");
   await until(() => readFileSync(bRepo, { flag: "r" }).toString().trim() === main, 300_000, 10);
   const joinS = (performance.now() - t) / 1000;
+  await profileStop("join");
   log(
     `ledger    fresh node synced ${blocks} blocks in ${joinS.toFixed(2)} s: ${Math.round(blocks / joinS)} blocks/s (target: < 10 s)`,
   );
@@ -114,6 +135,7 @@ try {
   // Blob: put on A through its API, then time B's chunk fetch.
   const size = blobMiB * 1024 * 1024;
   const put = await postBlob(a, aDir, size);
+  await profileStart();
   const s0 = (await b.status()).sync.chunks.fetchedBytes;
   let started = 0;
   await until(
@@ -126,6 +148,7 @@ try {
     100,
   );
   const blobS = (performance.now() - started) / 1000;
+  await profileStop("blob");
   const blobRate = blobMiB / blobS;
   log(
     `blob      ${blobMiB} MiB (${put.id.slice(0, 12)}) in ${blobS.toFixed(2)} s: ${blobRate.toFixed(1)} MiB/s`,

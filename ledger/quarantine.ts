@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -103,7 +104,6 @@ export class Quarantine implements ObjectReader {
    * is fsynced before this returns, i.e. before any ref may name them.
    */
   async flush(repo: Repository): Promise<{ written: number; bytes: number }> {
-    const dirs = new Set<string>();
     let written = 0;
     let bytes = 0;
     const entries = [...this.#objects];
@@ -111,41 +111,58 @@ export class Quarantine implements ObjectReader {
     // of fsyncs dominate a first sync); objects are still durable before any
     // ref names them. Where `sync -f` is missing, every file is fsynced.
     const bulkSync = repo.durable && entries.length > 64 && canSyncFs();
-    const write = async ([oid, object]: [string, GitObject]) => {
+    // Which objects exist is read once per fan-out folder (at most 256
+    // listings) instead of one access(2) per object.
+    const present = new Map<string, Set<string>>();
+    const listed = (dir: string): Set<string> => {
+      let names = present.get(dir);
+      if (!names) {
+        try {
+          names = new Set(fs.readdirSync(dir));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+          fs.mkdirSync(dir, { recursive: true });
+          names = new Set();
+        }
+        present.set(dir, names);
+      }
+      return names;
+    };
+    const touched = new Set<string>();
+    const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
+    // Synchronous calls: a loose object is a few small syscalls, and going
+    // through the thread pool per call cost more than the calls themselves.
+    // The event loop gets a turn every YIELD_EVERY objects.
+    const YIELD_EVERY = 256;
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      const [oid, object] = entries[i]!;
       const dir = join(repo.gitdir, "objects", oid.slice(0, 2));
-      const path = join(dir, oid.slice(2));
-      if (await exists(path)) return;
+      const names = listed(dir);
+      const name = oid.slice(2);
+      if (names.has(name)) continue;
       const deflated = deflateSync(
         Buffer.concat([Buffer.from(`${object.type} ${object.content.length}\0`), object.content]),
         { level: 1 },
       );
-      if (!dirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
-        dirs.add(dir);
-      }
-      const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      const handle = await fsp.open(tmp, "wx", 0o444);
+      const path = join(dir, name);
+      const tmp = `${path}.${tag}.${i}.tmp`;
+      const fd = fs.openSync(tmp, "wx", 0o444);
       try {
-        await handle.writeFile(deflated);
-        if (repo.durable && !bulkSync) await handle.sync();
+        fs.writeFileSync(fd, deflated);
+        if (repo.durable && !bulkSync) fs.fsyncSync(fd);
       } finally {
-        await handle.close();
+        fs.closeSync(fd);
       }
-      await fsp.rename(tmp, path);
+      fs.renameSync(tmp, path);
+      names.add(name);
+      touched.add(dir);
       written++;
       bytes += deflated.length;
-    };
-    // A few writes in flight: enough to overlap syscalls, few enough for a Pi.
-    const lanes = 8;
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: lanes }, async () => {
-        while (next < entries.length) await write(entries[next++]!);
-      }),
-    );
+    }
     if (bulkSync) syncFs(repo.gitdir);
     else if (repo.durable) {
-      for (const dir of dirs) {
+      for (const dir of touched) {
         const handle = await fsp.open(dir, "r");
         try {
           await handle.sync();
@@ -156,15 +173,6 @@ export class Quarantine implements ObjectReader {
     }
     this.clear();
     return { written, bytes };
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fsp.access(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
