@@ -37,6 +37,8 @@ export const MAX_GET_IDS = 256;
 /** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
 const REQUEST_BYTES = 2 * 1024 * 1024;
 const BAD_CHUNK_PENALTY = 5;
+/** Received chunks are written (and synced) in groups of about this many bytes. */
+const WRITE_GROUP_BYTES = 4 * 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -251,6 +253,43 @@ export class ChunkSync {
       idleMs: limits.streamIdleMs,
     });
     const writes: Promise<void>[] = [];
+    // Received chunks are stored in groups (one writer registration, one
+    // batch sync and one fsync per touched folder per group), each group
+    // written while the next is being received.
+    let group: { w: Wanted; bytes: Uint8Array }[] = [];
+    let groupBytes = 0;
+    const store = () => {
+      if (group.length === 0) return;
+      const items = group;
+      group = [];
+      groupBytes = 0;
+      writes.push(
+        blobs
+          .writeVerifiedChunks({
+            chunks: items.map(({ w, bytes }) => ({ id: w.id, bytes })),
+            signal,
+          })
+          .then((results) => {
+            results.forEach((result, k) => {
+              const { w, bytes } = items[k]!;
+              if (result instanceof Error) {
+                w.excluded.add(id);
+                record.refusedChunks++;
+                this.#progress.refusedChunks++;
+                const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
+                log(
+                  `refused   chunk ${w.id.slice(0, 12)} from ${record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
+                );
+                return;
+              }
+              queue.delete(w.id);
+              record.chunksIn++;
+              this.#progress.fetchedChunks++;
+              this.#progress.fetchedBytes += bytes.length;
+            });
+          }),
+      );
+    };
     try {
       await sendJson(stream, GET, { ids: batch.map((w) => w.id) }, { signal });
       await stream.close({ signal });
@@ -265,27 +304,11 @@ export class ChunkSync {
         }
         const bytes = frame.payload.subarray(32);
         record.chunkBytesIn += bytes.length;
-        writes.push(
-          blobs.writeVerifiedChunk({ id: w.id, bytes, signal }).then(
-            () => {
-              queue.delete(w.id);
-              record.chunksIn++;
-              this.#progress.fetchedChunks++;
-              this.#progress.fetchedBytes += bytes.length;
-            },
-            (error) => {
-              if ((error as { code?: string }).code !== "chunk-corrupt") throw error;
-              w.excluded.add(id);
-              record.refusedChunks++;
-              this.#progress.refusedChunks++;
-              const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
-              log(
-                `refused   chunk ${w.id.slice(0, 12)} from ${record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
-              );
-            },
-          ),
-        );
+        group.push({ w, bytes });
+        groupBytes += bytes.length;
+        if (groupBytes >= WRITE_GROUP_BYTES) store();
       }
+      store();
     } catch (error) {
       stream.abort(error as Error);
       throw error;

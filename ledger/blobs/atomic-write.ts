@@ -32,6 +32,7 @@ export async function writeFileAtomic({
   data,
   mode = 0o444,
   chunk,
+  sync = true,
 }: {
   fs: StoreFs;
   tmpDir: string;
@@ -40,6 +41,12 @@ export async function writeFileAtomic({
   mode?: number;
   /** Named in the error, when the file is a chunk. */
   chunk?: string;
+  /**
+   * fsync the temp file before the rename (default). Only a caller that makes
+   * the bytes durable itself before any rename can depend on them may pass
+   * false (`BlobStore.writeVerifiedChunks` renames only after its batch sync).
+   */
+  sync?: boolean;
 }): Promise<void> {
   const tmp = join(tmpDir, tempName());
   let handle: Awaited<ReturnType<StoreFs["open"]>> | undefined;
@@ -51,7 +58,7 @@ export async function writeFileAtomic({
       if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
       offset += bytesWritten;
     }
-    await handle.sync();
+    if (sync) await handle.sync();
     await handle.close();
     handle = undefined;
     await fs.rename(tmp, path);
@@ -75,5 +82,74 @@ export async function syncDir(fs: StoreFs, dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `writeFileAtomic` for a batch: every file is written to its own temp file,
+ * then all temp files are fsynced together (issued at once, so the filesystem
+ * commits them in one journal transaction instead of one per file), and only
+ * then is each renamed onto its path. A crash leaves every path with its old
+ * state or all of its new bytes, as for one file. The caller fsyncs the
+ * directories afterwards (once per directory, not per file). On failure every
+ * temp file is removed and a `BlobWriteError` names the file that failed;
+ * files renamed before the failure stay (each is whole).
+ */
+export async function writeFilesAtomic({
+  fs,
+  tmpDir,
+  files,
+  mode = 0o444,
+}: {
+  fs: StoreFs;
+  tmpDir: string;
+  files: { path: string; data: Uint8Array; chunk?: string }[];
+  mode?: number;
+}): Promise<void> {
+  const temps: { tmp: string; handle?: Awaited<ReturnType<StoreFs["open"]>>; renamed: boolean }[] =
+    files.map(() => ({ tmp: join(tmpDir, tempName()), renamed: false }));
+  let failing = 0;
+  try {
+    await Promise.all(
+      files.map(async ({ data }, k) => {
+        const temp = temps[k]!;
+        failing = k;
+        temp.handle = await fs.open(temp.tmp, "wx", mode);
+        let offset = 0;
+        while (offset < data.length) {
+          const { bytesWritten } = await temp.handle.write(data, offset, data.length - offset);
+          if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+          offset += bytesWritten;
+        }
+      }),
+    );
+    await Promise.all(temps.map((t) => t.handle!.sync()));
+    await Promise.all(
+      temps.map(async (t) => {
+        const handle = t.handle!;
+        t.handle = undefined;
+        await handle.close();
+      }),
+    );
+    for (let k = 0; k < files.length; k++) {
+      failing = k;
+      await fs.rename(temps[k]!.tmp, files[k]!.path);
+      temps[k]!.renamed = true;
+    }
+  } catch (error) {
+    await Promise.all(
+      temps.map(async (t) => {
+        await t.handle?.close().catch(() => {});
+        if (!t.renamed) await fs.unlink(t.tmp).catch(() => {});
+      }),
+    );
+    const file = files[failing]!;
+    const reason = errnoCode(error) ?? "EIO";
+    const what = file.chunk ? `chunk ${file.chunk}` : basename(file.path);
+    throw new BlobWriteError(
+      `cannot write ${what} to ${file.path}: ${reason} (${(error as Error).message})`,
+      { path: file.path, reason, ...(file.chunk ? { chunk: file.chunk } : {}) },
+      { cause: error },
+    );
   }
 }

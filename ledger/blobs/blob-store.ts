@@ -28,6 +28,7 @@ import {
 import {
   BlobCorruptError,
   BlobNotFoundError,
+  ChunkCorruptError,
   ChunkerMismatchError,
   ManifestCorruptError,
 } from "./errors.ts";
@@ -544,6 +545,62 @@ export class BlobStore {
       const written = await this.chunks.writeVerified(id, bytes);
       if (written) await syncDir(this.fs, this.chunks.fanoutDir(id));
       return written;
+    } finally {
+      await leave();
+    }
+  }
+
+  /**
+   * `writeVerifiedChunk` for many chunks under one writer registration: each
+   * chunk is hashed and refused on a mismatch (its result is the
+   * `ChunkCorruptError`, the others still go in), the new ones are written as
+   * one batch (temp files, one batch sync, renames) and each touched folder
+   * is fsynced once. Results are in input order: true if written, false if
+   * the store had it.
+   */
+  async writeVerifiedChunks({
+    chunks,
+    signal,
+  }: {
+    chunks: { id: string; bytes: Uint8Array }[];
+    signal?: AbortSignal;
+  }): Promise<(boolean | ChunkCorruptError)[]> {
+    const results: (boolean | ChunkCorruptError)[] = [];
+    const fresh = new Map<string, { id: string; bytes: Uint8Array }>();
+    for (const chunk of chunks) {
+      try {
+        this.chunks.verify(chunk.id, chunk.bytes);
+        results.push(!fresh.has(chunk.id));
+        fresh.set(chunk.id, chunk);
+      } catch (error) {
+        if (!(error instanceof ChunkCorruptError)) throw error;
+        results.push(error);
+      }
+    }
+    if (fresh.size === 0) return results;
+    const leave = await this.lock.enterWriter({ signal });
+    try {
+      signal?.throwIfAborted();
+      const present = new Set<string>();
+      await Promise.all(
+        [...fresh.keys()].map(async (id) => {
+          if (await this.chunks.touch(id)) present.add(id);
+        }),
+      );
+      const batch = [...fresh.values()].filter((c) => !present.has(c.id));
+      if (batch.length > 0) {
+        await this.chunks.writeTrustedBatch(batch);
+        const dirs = new Set(batch.map((c) => this.chunks.fanoutDir(c.id)));
+        await Promise.all([...dirs].map((dir) => syncDir(this.fs, dir)));
+      }
+      const counted = new Set<string>();
+      return results.map((r, k) => {
+        if (r instanceof ChunkCorruptError) return r;
+        const id = chunks[k]!.id;
+        if (present.has(id) || counted.has(id)) return false;
+        counted.add(id);
+        return true;
+      });
     } finally {
       await leave();
     }

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
 import { errnoCode, type StoreFs } from "./store-fs.ts";
@@ -137,6 +137,17 @@ export class ChunkStore {
    * atomically if the chunk is not already stored. Returns true if it wrote.
    */
   async writeVerified(id: string, bytes: Uint8Array): Promise<boolean> {
+    this.verify(id, bytes);
+    if (await this.touch(id)) return false;
+    await this.writeTrusted(id, bytes);
+    return true;
+  }
+
+  /**
+   * Throws `ChunkCorruptError` unless `bytes` hash to `id` (and are no longer
+   * than any chunk can be).
+   */
+  verify(id: string, bytes: Uint8Array): void {
     assertHexId(id, "chunk");
     if (bytes.length > MAX_CHUNK_SIZE) {
       throw new ChunkCorruptError(
@@ -155,9 +166,19 @@ export class ChunkStore {
         { chunk: id, actual, size: bytes.length },
       );
     }
-    if (await this.touch(id)) return false;
-    await this.writeTrusted(id, bytes);
-    return true;
+  }
+
+  /**
+   * Writes chunks already verified (`verify`) as one batch: temp files, one
+   * batch sync, renames (see `writeFilesAtomic`). Directories are the
+   * caller's to fsync.
+   */
+  async writeTrustedBatch(chunks: { id: string; bytes: Uint8Array }[]): Promise<void> {
+    await writeFilesAtomic({
+      fs: this.fs,
+      tmpDir: this.tmpDir,
+      files: chunks.map((c) => ({ path: this.path(c.id), data: c.bytes, chunk: c.id })),
+    });
   }
 
   async remove(id: string): Promise<void> {
