@@ -37,6 +37,7 @@ export async function missingHistory({
   signal?: AbortSignal;
 }): Promise<MissingHistory> {
   const stop = new Set(have);
+  const parentsOf = new Map<string, string[]>();
   const order: string[] = [];
   const seen = new Set<string>();
   const stack: [string, boolean][] = want.map((oid) => [oid, false]);
@@ -54,6 +55,7 @@ export async function missingHistory({
     if (object.type !== "commit") continue;
     stack.push([oid, true]);
     const { parents } = parseCommit(oid, object.content);
+    parentsOf.set(oid, parents);
     for (const parent of [...parents].reverse()) {
       if (!seen.has(parent) && !stop.has(parent)) stack.push([parent, false]);
     }
@@ -62,10 +64,7 @@ export async function missingHistory({
   const commits = truncated ? order.slice(0, maxCommits) : order;
   const named = new Set<string>();
   const inBatch = new Set(commits);
-  for (const oid of commits) {
-    const { parents } = parseCommit(oid, (await objects.readObject(oid)).content);
-    for (const p of parents) if (inBatch.has(p)) named.add(p);
-  }
+  for (const oid of commits) for (const p of parentsOf.get(oid)!) if (inBatch.has(p)) named.add(p);
   return { commits, tips: commits.filter((c) => !named.has(c)), truncated };
 }
 
@@ -87,6 +86,8 @@ export async function* objectsOf({
 }): AsyncGenerator<WalkedObject> {
   const sent = new Set<string>();
   const treeOf = new Map<string, string>();
+  // Trees just sent are the parent trees of the next commit: read each once.
+  const reader = recentTrees(objects);
   const commitTree = async (oid: string): Promise<string | undefined> => {
     const known = treeOf.get(oid);
     if (known) return known;
@@ -108,39 +109,61 @@ export async function* objectsOf({
       const tree = await commitTree(p);
       if (tree) parentTrees.push(tree);
     }
-    yield* newObjects(objects, commit.tree, parentTrees, sent);
+    yield* newObjects(reader, commit.tree, parentTrees, sent);
     if (sent.size > 200_000) sent.clear();
   }
 }
 
+/** Reads trees through a small cache of parsed entries (bounded); other objects pass through. */
+interface TreeCache {
+  objects: ObjectReader;
+  tree(oid: string): Promise<{ object: GitObject; entries: TreeEntry[] }>;
+}
+
+function recentTrees(objects: ObjectReader, limit = 1024): TreeCache {
+  const cache = new Map<string, { object: GitObject; entries: TreeEntry[] }>();
+  return {
+    objects,
+    async tree(oid) {
+      const hit = cache.get(oid);
+      if (hit) return hit;
+      const object = await objects.readObject(oid);
+      const value = { object, entries: parseTree(oid, object.content) };
+      cache.set(oid, value);
+      if (cache.size > limit) cache.delete(cache.keys().next().value!);
+      return value;
+    },
+  };
+}
+
 async function* newObjects(
-  objects: ObjectReader,
+  reader: TreeCache,
   tree: string,
   parentTrees: string[],
   sent: Set<string>,
 ): AsyncGenerator<WalkedObject> {
   if (parentTrees.includes(tree) || sent.has(tree)) return;
-  const object = await objects.readObject(tree);
+  const { object, entries } = await reader.tree(tree);
   sent.add(tree);
   yield { oid: tree, ...object };
   const parents: Map<string, TreeEntry>[] = [];
   for (const p of parentTrees) {
-    const entries = parseTree(p, (await objects.readObject(p)).content);
-    parents.push(new Map(entries.map((e) => [e.name, e])));
+    const { entries: before } = await reader.tree(p);
+    parents.push(new Map(before.map((e) => [e.name, e])));
   }
-  for (const entry of parseTree(tree, object.content)) {
+  for (const entry of entries) {
     const before = parents.map((m) => m.get(entry.name)).filter((e) => e !== undefined);
     if (before.some((e) => e.oid === entry.oid) || sent.has(entry.oid)) continue;
     if (entry.mode === "40000") {
       yield* newObjects(
-        objects,
+        reader,
         entry.oid,
         before.filter((e) => e.mode === "40000").map((e) => e.oid),
         sent,
       );
     } else {
       sent.add(entry.oid);
-      yield { oid: entry.oid, ...(await objects.readObject(entry.oid)) };
+      yield { oid: entry.oid, ...(await reader.objects.readObject(entry.oid)) };
     }
   }
 }
