@@ -5,6 +5,7 @@ import { Ledger } from "../ledger/ledger.ts";
 import { generateKey, type SshPrivateKey } from "../ledger/sshkey.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
+import type { VerifiedBlock } from "../ledger/verify.ts";
 
 export interface BootstrapInput {
   keyPath: string;
@@ -22,6 +23,12 @@ export interface BootstrapInput {
   join?: boolean;
   /** Content validators (the plugins'), applied to the genesis and every later block. */
   validate?: ChangeValidator;
+  /**
+   * Verifies a block with its history. Default: a verifier of its own. The
+   * daemon passes its replica's, so the history checked here is not checked
+   * again at the first sync.
+   */
+  verify?: (opened: { ledger: Ledger; key: SshPrivateKey }, oid: string) => Promise<VerifiedBlock>;
 }
 
 export interface NodeState {
@@ -83,11 +90,15 @@ export async function bootstrapNode(input: BootstrapInput): Promise<NodeState> {
       `ledger    created ${input.ledgerPath}: genesis ${created.genesis} with ${files.length} archive file(s), founder '${input.founder}'`,
     );
   }
-  const verifier = ledger.newVerifier();
+  let verify = input.verify;
+  if (!verify) {
+    const verifier = ledger.newVerifier();
+    verify = (_, oid) => verifier.verify(oid);
+  }
   const refs = await ledger.repo.listRefs("refs/");
   let blocks = 0;
   for (const oid of refs.values())
-    blocks = Math.max(blocks, (await verifier.verify(oid)).generation);
+    blocks = Math.max(blocks, (await verify({ ledger, key }, oid)).generation);
   const charter = await ledger.charter();
   const me = charter.memberByKey(key.publicKey);
   input.log(

@@ -83,6 +83,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
   const { log } = input;
   const config = input.config ?? (await loadConfig(input.dataDir));
   const started = Date.now();
+  let opened: Replica | undefined;
   const boot = await bootstrapNode({
     keyPath: input.keyPath,
     ledgerPath: input.ledgerPath,
@@ -92,9 +93,16 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     log,
     join: config.bootstrap.length > 0,
     validate: input.validate,
+    // The history is verified once, by the replica's verifier, which keeps
+    // what it learnt for the syncs to come.
+    verify: async ({ ledger, key }, oid) => {
+      opened ??= await Replica.open({ gitdir: input.ledgerPath, key, rules: ledger.rules });
+      return opened.verify(oid);
+    },
   });
   const rules = boot.ledger?.rules ?? (input.validate ? { validate: input.validate } : {});
-  const replica = await Replica.open({ gitdir: input.ledgerPath, key: boot.key, rules });
+  const replica =
+    opened ?? (await Replica.open({ gitdir: input.ledgerPath, key: boot.key, rules }));
   const peers = new PeerTable();
   const bootstrapPeers = config.bootstrap.map((a) => multiaddr(a));
   const gate = new MembershipGate({
@@ -350,6 +358,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
       await moving.catch(() => {});
       await site?.close?.();
       await blobs.close();
+      await replica.close();
       await rm(runtimePath(input.dataDir), { force: true });
       log("stopped");
     })();

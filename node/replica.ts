@@ -8,6 +8,7 @@
  * Every mutation runs under one lock, so a fetch being verified, a merge
  * being written and a fast-forward never interleave.
  */
+import { availableParallelism } from "node:os";
 import type { Charter } from "../ledger/charter.ts";
 import { parseCommit } from "../ledger/commit.ts";
 import { GdoError, NotFoundError } from "../ledger/errors.ts";
@@ -20,6 +21,7 @@ import {
   RefConflictError,
   Repository,
 } from "../ledger/repository.ts";
+import { type SignatureJob, SignaturePool } from "../ledger/signature-pool.ts";
 import type { SshPrivateKey } from "../ledger/sshkey.ts";
 import { type VerifiedBlock, Verifier } from "../ledger/verify.ts";
 import { type Candidate, type MainPlan, planMain, type Relation } from "./sync-plan.ts";
@@ -28,6 +30,46 @@ import { type Candidate, type MainPlan, planMain, type Relation } from "./sync-p
 export class JoinRefusedError extends GdoError {
   constructor(reason: string, data: Record<string, unknown> = {}) {
     super("join-refused", reason, data);
+  }
+}
+
+/**
+ * A signature pool whose worker threads exist only while there is work: the
+ * verifier hands it a long history (a join, a long-offline peer) and the
+ * workers spread the Ed25519 checks; after a quiet spell they are closed, so
+ * an idle node holds no verification threads.
+ */
+class OnDemandPool extends SignaturePool {
+  readonly #idleMs: number;
+  #inner: SignaturePool | undefined;
+  #pending = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor({ idleMs = 10_000 }: { idleMs?: number } = {}) {
+    super({ size: 0 });
+    this.#idleMs = idleMs;
+  }
+
+  override async check(jobs: SignatureJob[]): Promise<boolean[]> {
+    clearTimeout(this.#timer);
+    this.#inner ??= new SignaturePool({ size: Math.max(1, availableParallelism() - 1) });
+    this.#pending++;
+    try {
+      return await this.#inner.check(jobs);
+    } finally {
+      if (--this.#pending === 0) {
+        this.#timer = setTimeout(() => void this.close(), this.#idleMs);
+        this.#timer.unref();
+      }
+    }
+  }
+
+  override async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    if (this.#pending > 0) return;
+    const inner = this.#inner;
+    this.#inner = undefined;
+    await inner?.close();
   }
 }
 
@@ -77,6 +119,7 @@ export class Replica {
   ledger: Ledger | undefined;
   readonly #rules: LedgerRules;
   readonly #overlay: Overlay;
+  readonly #pool = new OnDemandPool();
   #verifier: Verifier;
   #lock: Promise<unknown> = Promise.resolve();
   readonly #firstSeen = new Map<string, number>();
@@ -99,7 +142,12 @@ export class Replica {
 
   /** Same rules as the ledger's own writes: a peer's block is judged exactly as a local one. */
   #newVerifier(): Verifier {
-    return new Verifier({ objects: this.#overlay, ...this.#rules });
+    return new Verifier({ objects: this.#overlay, pool: this.#pool, ...this.#rules });
+  }
+
+  /** Ends the verification threads, if any are running. */
+  async close(): Promise<void> {
+    await this.#pool.close();
   }
 
   /** Opens the ledger, or an empty repository to join one from a peer. */
