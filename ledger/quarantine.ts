@@ -141,10 +141,7 @@ export class Quarantine implements ObjectReader {
       const names = listed(dir);
       const name = oid.slice(2);
       if (names.has(name)) continue;
-      const deflated = deflateSync(
-        Buffer.concat([Buffer.from(`${object.type} ${object.content.length}\0`), object.content]),
-        { level: 1 },
-      );
+      const deflated = looseBytes(object.type, object.content);
       const path = join(dir, name);
       const tmp = `${path}.${tag}.${i}.tmp`;
       const fd = fs.openSync(tmp, "wx", 0o444);
@@ -176,6 +173,42 @@ export class Quarantine implements ObjectReader {
   }
 }
 
+/** Below this size an object is stored (zlib stored blocks), not compressed. */
+const STORE_BELOW = 4096;
+
+/**
+ * A loose object's file: zlib of `<type> <len>\0<content>`. Small objects (a
+ * ledger's blocks, trees and most files) are written as zlib *stored* blocks:
+ * valid zlib any git inflates, without a deflate stream's setup cost, which
+ * dominated writing tens of thousands of tiny objects; they would shrink
+ * little anyway. Larger ones are deflated.
+ */
+export function looseBytes(type: ObjectType, content: Uint8Array): Buffer {
+  const header = Buffer.from(`${type} ${content.length}\0`, "latin1");
+  const raw = header.length + content.length;
+  if (raw >= STORE_BELOW) {
+    return deflateSync(Buffer.concat([header, content]), { level: 1 });
+  }
+  // zlib header (deflate, 32K window, no dictionary, check bits) | one final
+  // stored block: BFINAL=1 BTYPE=00, LEN, ~LEN | data | Adler-32 of data.
+  const out = Buffer.allocUnsafe(2 + 5 + raw + 4);
+  out[0] = 0x78;
+  out[1] = 0x01;
+  out[2] = 0x01;
+  out.writeUInt16LE(raw, 3);
+  out.writeUInt16LE(~raw & 0xffff, 5);
+  header.copy(out, 7);
+  out.set(content, 7 + header.length);
+  let a = 1;
+  let b = 0;
+  for (let i = 7; i < 7 + raw; i++) {
+    a = (a + out[i]!) % 65521;
+    b = (b + a) % 65521;
+  }
+  out.writeUInt32BE(((b << 16) | a) >>> 0, 7 + raw);
+  return out;
+}
+
 let syncFsAvailable: boolean | undefined;
 
 /** Whether coreutils' `sync -f` (syncfs(2): flush one filesystem) is available. */
@@ -183,7 +216,9 @@ function canSyncFs(): boolean {
   if (syncFsAvailable === undefined) {
     syncFsAvailable =
       process.platform === "linux" &&
-      spawnSync("sync", ["-f", "/"], { stdio: "ignore", timeout: 30_000 }).status === 0;
+      // Probed on a filesystem with nothing to write: syncing "/" to find
+      // out flushed the whole disk first.
+      spawnSync("sync", ["-f", "/dev/null"], { stdio: "ignore", timeout: 30_000 }).status === 0;
   }
   return syncFsAvailable;
 }
