@@ -1,11 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { UsageError } from "../ledger/errors.ts";
+import { loadConfig } from "../node/config.ts";
 import { runtimePath, startNode } from "../node/daemon.ts";
 import { NodeNotRunningError } from "../node/errors.ts";
 import { formatStatus, type NodeStatus } from "../node/status.ts";
 import { type Command, stringOption } from "./command.ts";
 import { folderAsEdits } from "./genesis.ts";
+import { rebuildingSite } from "./node-site.ts";
 import { memberNameFrom, validatorFor } from "./workspace.ts";
 
 /** Asks the node running on a data folder for its status over the local HTTP API. */
@@ -51,14 +53,27 @@ export const nodeCommand: Command = {
   name: "node",
   summary:
     "run this node: dev key on first run, ledger opened, created or joined, peers over libp2p, sync, local API and site",
-  usage: "node [--rfcs DIR] [--name ORG]   (config: DATA/config.json, see RFC 7)",
-  options: { rfcs: { type: "string" }, name: { type: "string" } },
+  usage: "node [--rfcs DIR] [--name ORG] [--no-site-build]   (config: DATA/config.json, see RFC 7)",
+  options: {
+    rfcs: { type: "string" },
+    name: { type: "string" },
+    "no-site-build": { type: "boolean" },
+  },
   subcommands: [status],
   async run(ctx, args) {
     if (args.positionals.length > 0)
       throw new UsageError(`unknown command 'gdo node ${args.positionals[0]}'`);
     const rfcsDir = resolve(ctx.cwd, stringOption(args, "rfcs") ?? "rfcs");
     const log = (line: string) => ctx.out(`gdo node: ${line}\n`);
+    // The site is rebuilt from the ledger whenever main moves (served as is with --no-site-build).
+    const site = args.values["no-site-build"]
+      ? undefined
+      : rebuildingSite({
+          gitdir: ctx.ledgerPath,
+          outDir: resolve(ctx.cwd, (await loadConfig(ctx.dataDir)).site),
+          dataDir: ctx.dataDir,
+          log,
+        });
     const node = await startNode({
       dataDir: ctx.dataDir,
       keyPath: ctx.keyPath ?? resolve(ctx.dataDir, "key"),
@@ -69,7 +84,10 @@ export const nodeCommand: Command = {
       organisation: stringOption(args, "name") ?? "gdo",
       log,
       validate: await validatorFor(ctx),
+      ...(site ? { site } : {}),
     });
+    // The first build, for the main the node starts with; later ones follow main.
+    site?.onMainMoved?.({ head: "", gitdir: ctx.ledgerPath });
     // Runs until asked to stop; a second signal while stopping exits at once.
     await new Promise<void>((done) => {
       const onSignal = (signal: string) => {

@@ -16,7 +16,7 @@ import { join, resolve, sep } from "node:path";
 import { MAIN } from "../ledger/ledger.ts";
 import type { Diagnostic, Plugin } from "../plugins/api.ts";
 import { rfcSitePlugin } from "../plugins/rfc/site.ts";
-import { siteConfig } from "./config.ts";
+import { ROOT_DIR, siteConfig } from "./config.ts";
 import { SiteBuildError, SiteContentError } from "./errors.ts";
 import { forgetLedgerViews } from "./ledger-loader.ts";
 import { buildState, forgetBuild, normalizeBase } from "./options.ts";
@@ -86,12 +86,16 @@ async function buildOnce(options: BuildSiteOptions): Promise<BuildSiteResult> {
   // Built beside the target and swapped in when complete, so a server (the
   // node) never serves a half-built site and a failed build leaves the old one.
   // Astro puts its prerender chunks in `<outDir>/.prerender`, but in the shared
-  // `<cwd>/.astro/` when outDir is outside the working directory, where two
-  // concurrent builds would overwrite each other's: such a build runs in a
-  // folder of its own under the working directory and is copied over after.
+  // `<root>/.astro/` when outDir is outside the project, where two concurrent
+  // builds would overwrite each other's: such a build runs in a folder of its
+  // own under the project and is copied over after.
   const staged = `${outDir}.building-${buildId}`;
-  const inside = `${outDir}${sep}`.startsWith(`${process.cwd()}${sep}`);
-  const building = inside ? staged : join(process.cwd(), ".astro", `gdo-site-${buildId}`);
+  // "Inside" is relative to the project (Astro's root), not the caller's
+  // working folder: a node started elsewhere must still build where Astro's
+  // chunks can resolve the project's packages.
+  const root = resolve(ROOT_DIR);
+  const inside = `${outDir}${sep}`.startsWith(`${root}${sep}`);
+  const building = inside ? staged : join(root, ".astro", `gdo-site-${buildId}`);
   try {
     const config = siteConfig({
       buildId,

@@ -94,7 +94,8 @@ export class TestNode {
   output = "";
   /** Extra environment and the entry script (a test-only entry for liars). */
   env: Record<string, string> = {};
-  entry: string[] = [join(ROOT, "cli/main.ts"), "node"];
+  // Test nodes serve no site: building one per node would dwarf what they test.
+  entry: string[] = [join(ROOT, "cli/main.ts"), "node", "--no-site-build"];
   #exited: Promise<void> | undefined;
 
   constructor(name: string, dataDir: string, key: SshPrivateKey, port: number) {
