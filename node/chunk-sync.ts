@@ -23,7 +23,7 @@ import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import type { Limits } from "./config.ts";
 import { ProtocolError } from "./errors.ts";
-import { FrameReader, parseJson, sendFrame, sendJson } from "./frame.ts";
+import { FrameReader, parseJson, sendFrame, sendFrameParts, sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
@@ -348,10 +348,7 @@ export class ChunkSync {
           continue;
         }
         if (hooks?.chunk) bytes = hooks.chunk(chunk, bytes);
-        const payload = new Uint8Array(32 + bytes.length);
-        payload.set(idBytes, 0);
-        payload.set(bytes, 32);
-        await sendFrame(stream, CHUNK, payload, { signal });
+        await sendFrameParts(stream, CHUNK, [idBytes, bytes], { signal });
         record.chunkBytesOut += bytes.length;
         this.#progress.servedChunks++;
         this.#progress.servedBytes += bytes.length;

@@ -81,13 +81,42 @@ export async function sendFrame(
   stream: Stream,
   kind: number,
   payload: Uint8Array,
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  return sendFrameParts(stream, kind, [payload], options);
+}
+
+/**
+ * Sends one frame whose payload is `parts` laid end to end, copied once into
+ * the buffer that goes out (length prefix, kind, parts): a chunk frame is not
+ * assembled, then prefixed, then copied again.
+ */
+export async function sendFrameParts(
+  stream: Stream,
+  kind: number,
+  parts: Uint8Array[],
   { signal }: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const body = new Uint8Array(payload.length + 1);
-  body[0] = kind;
-  body.set(payload, 1);
-  if (!stream.send(lp.encode.single(body))) await stream.onDrain({ signal });
-  return body.length;
+  let length = 1;
+  for (const part of parts) length += part.length;
+  let prefix = 1;
+  for (let n = length; n >= 0x80; n = Math.floor(n / 0x80)) prefix++;
+  const out = new Uint8Array(prefix + length);
+  let at = 0;
+  for (let n = length; ; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      out[at++] = n;
+      break;
+    }
+    out[at++] = (n & 0x7f) | 0x80;
+  }
+  out[at++] = kind;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  if (!stream.send(out)) await stream.onDrain({ signal });
+  return length;
 }
 
 const encoder = new TextEncoder();
