@@ -167,3 +167,24 @@ async function* newObjects(
     }
   }
 }
+
+/**
+ * Reads through `objects`, keeping up to `limit` commit objects once read:
+ * serving a fetch walks the commits (`missingHistory`) and then reads each
+ * again (`objectsOf`); with this the second pass costs no disk read.
+ */
+export function commitCache(objects: ObjectReader, limit = 20_000): ObjectReader {
+  const cache = new Map<string, GitObject>();
+  return {
+    async readObject(oid) {
+      const hit = cache.get(oid);
+      if (hit) return hit;
+      const object = await objects.readObject(oid);
+      if (object.type === "commit" && cache.size < limit) cache.set(oid, object);
+      return object;
+    },
+    async hasObject(oid) {
+      return cache.has(oid) || objects.hasObject(oid);
+    },
+  };
+}

@@ -13,7 +13,12 @@
  * limits on request size, stream count and idle time.
  */
 import type { PeerId, Stream } from "@libp2p/interface";
-import { type MissingHistory, missingHistory, objectsOf } from "../ledger/object-walk.ts";
+import {
+  commitCache,
+  type MissingHistory,
+  missingHistory,
+  objectsOf,
+} from "../ledger/object-walk.ts";
 import { Quarantine } from "../ledger/quarantine.ts";
 import type { Limits } from "./config.ts";
 import { ForeignLedgerError, ProtocolError } from "./errors.ts";
@@ -378,10 +383,11 @@ export class LedgerSync {
       Number.isSafeInteger(asked) && asked > 0
         ? Math.min(asked, limits.fetchBatchCommits * 10)
         : Number.POSITIVE_INFINITY;
+    const reader = commitCache(replica.repo);
     let history: MissingHistory;
     try {
       history = await missingHistory({
-        objects: replica.repo,
+        objects: reader,
         want,
         have: have.filter((oid) => oid.length === 40),
         maxCommits,
@@ -404,7 +410,7 @@ export class LedgerSync {
       size = 0;
     };
     for await (const object of objectsOf({
-      objects: replica.repo,
+      objects: reader,
       commits: history.commits,
       signal,
     })) {
