@@ -39,6 +39,8 @@ const REQUEST_BYTES = 2 * 1024 * 1024;
 const BAD_CHUNK_PENALTY = 5;
 /** Received chunks are written (and synced) in groups of about this many bytes. */
 const WRITE_GROUP_BYTES = 4 * 1024 * 1024;
+/** Requests per lane whose chunks may still be being written while the next is received. */
+const STORING_PER_LANE = 2;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -211,21 +213,42 @@ export class ChunkSync {
     };
     const lane = async (peer: PeerId) => {
       const id = peer.toString();
-      for (;;) {
-        signal.throwIfAborted();
-        if (this.#init.peers.banned(id)) return;
-        const batch = take(id);
-        if (batch.length === 0) return;
-        try {
-          await this.#fetchBatch(peer, batch, queue, signal);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          // A peer that fails mid-request (disconnect, reset) is not asked again this pass.
-          for (const w of batch) if (queue.has(w.id)) w.excluded.add(id);
-          this.#init.peers.get(id).lastError = (error as Error).message;
-        } finally {
-          for (const w of batch) inFlight.delete(w.id);
+      // A request's chunks are stored while the lane's next request is
+      // received (at most STORING_PER_LANE requests still being written).
+      const storing = new Set<Promise<void>>();
+      const failed = (batch: Wanted[], error: unknown) => {
+        // A peer that fails mid-request (disconnect, reset) is not asked again this pass.
+        for (const w of batch) if (queue.has(w.id)) w.excluded.add(id);
+        this.#init.peers.get(id).lastError = (error as Error).message;
+      };
+      try {
+        for (;;) {
+          signal.throwIfAborted();
+          if (this.#init.peers.banned(id)) return;
+          const batch = take(id);
+          if (batch.length === 0) return;
+          let stored: Promise<void>;
+          try {
+            ({ stored } = await this.#fetchBatch(peer, batch, queue, signal));
+          } catch (error) {
+            for (const w of batch) inFlight.delete(w.id);
+            if (signal.aborted) throw error;
+            failed(batch, error);
+            continue;
+          }
+          const settled: Promise<void> = stored
+            .catch((error) => {
+              if (!signal.aborted) failed(batch, error);
+            })
+            .finally(() => {
+              for (const w of batch) inFlight.delete(w.id);
+              storing.delete(settled);
+            });
+          storing.add(settled);
+          if (storing.size >= STORING_PER_LANE) await Promise.race(storing);
         }
+      } finally {
+        await Promise.all(storing);
       }
     };
     // Lanes start interleaved across peers (peer 1, peer 2, … then again).
@@ -238,12 +261,16 @@ export class ChunkSync {
     }
   }
 
+  /**
+   * Requests `batch` from a peer and reads the answer; resolves once the
+   * stream is read, with a promise of the received chunks being stored.
+   */
   async #fetchBatch(
     peer: PeerId,
     batch: Wanted[],
     queue: Map<string, Wanted>,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<{ stored: Promise<void> }> {
     const { blobs, peers, limits, log } = this.#init;
     const id = peer.toString();
     const record = peers.get(id);
@@ -311,11 +338,10 @@ export class ChunkSync {
       store();
     } catch (error) {
       stream.abort(error as Error);
-      throw error;
-    } finally {
       await Promise.allSettled(writes);
+      throw error;
     }
-    await Promise.all(writes);
+    return { stored: Promise.all(writes).then(() => {}) };
   }
 
   async #serve(stream: Stream, peer: PeerId): Promise<void> {
