@@ -305,7 +305,7 @@ export class ChunkSync {
                 this.#progress.refusedChunks++;
                 const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
                 log(
-                  `refused   chunk ${w.id.slice(0, 12)} from ${record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
+                  `refused   chunk ${w.id.slice(0, 12)} from ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
                 );
                 return;
               }
