@@ -442,8 +442,8 @@ export class Replica {
       const pair = `${local}:${r.oid}`;
       let counts = this.#counts.get(pair);
       if (!counts) {
-        const mine = this.#ancestors(local);
-        const theirs = this.#ancestors(r.oid);
+        const mine = this.#verifier.ancestors(local);
+        const theirs = this.#verifier.ancestors(r.oid);
         counts = { ahead: 0, behind: 0 };
         for (const oid of mine) if (!theirs.has(oid)) counts.ahead++;
         for (const oid of theirs) if (!mine.has(oid)) counts.behind++;
@@ -465,18 +465,6 @@ export class Replica {
       out.push({ ...r, relation, ahead, behind, conflicts });
     }
     return out;
-  }
-
-  #ancestors(oid: string): Set<string> {
-    const seen = new Set<string>();
-    const stack = [oid];
-    while (stack.length > 0) {
-      const next = stack.pop()!;
-      if (seen.has(next)) continue;
-      seen.add(next);
-      for (const p of this.#verifier.known(next)?.parents ?? []) stack.push(p);
-    }
-    return seen;
   }
 }
 
