@@ -209,6 +209,28 @@ describe("blob store", () => {
     assert.ok(Buffer.from(await store.readChunk({ id })).equals(bytes));
   });
 
+  it("should store a batch of peer chunks, refusing only the ones whose bytes do not match", async () => {
+    const store = await open();
+    const good = [randomBytes(4000), randomBytes(6000), randomBytes(8000)];
+    const ids = good.map(sha);
+    assert.equal(await store.writeVerifiedChunk({ id: ids[0]!, bytes: good[0]! }), true);
+    const liar = randomBytes(5000);
+    const results = await store.writeVerifiedChunks({
+      chunks: [
+        { id: ids[0]!, bytes: good[0]! }, // already stored
+        { id: ids[1]!, bytes: good[1]! },
+        { id: ids[2]!, bytes: liar }, // bytes that do not match the id
+        { id: ids[1]!, bytes: good[1]! }, // twice in one batch
+      ],
+    });
+    assert.equal(results[0], false);
+    assert.equal(results[1], true);
+    assert.ok(results[2] instanceof VerificationError && results[2].code === "chunk-corrupt");
+    assert.equal(results[3], false);
+    assert.deepEqual(await store.missingChunks({ ids }), [ids[2]]);
+    assert.ok(Buffer.from(await store.readChunk({ id: ids[1]! })).equals(good[1]!));
+  });
+
   it("should refuse ids with path separators, dot-dot or non-hex characters before touching the fs", async () => {
     const store = await open();
     const bad = [
