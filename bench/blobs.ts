@@ -12,16 +12,17 @@
  * Input: 512 MiB of random bytes (or the MiB given), and, when a Docker
  * engine answers, two versions of a small image differing by one file.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { openBlobStore } from "../ledger/blobs/blob-store.ts";
 import { type ByteReader, chunkStream } from "../ledger/blobs/chunk-stream.ts";
 import { DEFAULT_CHUNKER, formatChunkerParams } from "../ledger/blobs/chunker-params.ts";
 import { FastCdcCutter } from "../ledger/blobs/fastcdc.ts";
+import { buildAndSave, makeImageContext, patchImageContext } from "../scripts/container-image.ts";
 
 const MiB = 1024 * 1024;
 const size = Number(process.argv[2] ?? 512) * MiB;
@@ -145,94 +146,21 @@ async function diskBaseline(count: number, bytes: number) {
   );
 }
 
-// The image content, deterministic and the same recipe as
-// test/ledger/blobs/docker-images.test.ts (bench/ may not import test/).
-function prng(seed: number) {
-  let x = seed || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
-const WORDS =
-  "the of and to in is for on with as by that this from be are it at or an was which service request node ledger block chunk config value error return function import export const let if else while true false null".split(
-    " ",
-  );
-
-function text(size: number, seed: number): string {
-  const r = prng(seed);
-  let s = "";
-  while (s.length < size) {
-    const n = 4 + (r() % 12);
-    const line: string[] = [];
-    for (let i = 0; i < n; i++) line.push(WORDS[r() % WORDS.length]!);
-    s += `${line.join(" ")}${r() % 7 === 0 ? ";" : ""}\n`;
-  }
-  return s.slice(0, size);
-}
-
-function randomFrom(r: () => number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE(r(), Math.min(i, n - 4));
-  return b;
-}
-
-function binary(size: number, seed: number): Buffer {
-  const r = prng(seed);
-  const out = Buffer.alloc(size);
-  let o = 0;
-  while (o < size) {
-    const kind = r() % 3;
-    const n = Math.min(size - o, 512 + (r() % 8192));
-    if (kind === 0) out.set(randomFrom(r, n), o);
-    else if (kind === 1) for (let i = 0; i < n; i++) out[o + i] = (i * 31 + (r() & 3)) & 0xff;
-    else out.write(text(n, r()), o, "latin1");
-    o += n;
-  }
-  return out;
-}
-
 /** Two images built FROM scratch that differ by one file, as the Docker test builds them. */
 function dockerImages(): [Buffer, Buffer] | undefined {
   if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0)
     return undefined;
   const context = join(work, "image");
-  const file = (path: string, data: Buffer | string) => {
-    mkdirSync(dirname(join(context, path)), { recursive: true });
-    writeFileSync(join(context, path), data);
-  };
-  const r = prng(2026);
-  for (let i = 0; i < 8; i++)
-    file(`base/usr/lib/lib${i}.so.1`, binary(300_000 + (r() % 600_000), r()));
-  for (let i = 0; i < 5; i++) file(`base/usr/bin/tool${i}`, binary(200_000 + (r() % 400_000), r()));
-  for (let i = 0; i < 40; i++)
-    file(`base/usr/share/doc/pkg${i}/README`, text(5_000 + (r() % 60_000), r()));
-  for (let i = 0; i < 60; i++) file(`base/etc/conf${i}.conf`, text(200 + (r() % 4_000), r()));
-  for (let i = 0; i < 6; i++)
-    file(`app/assets/image${i}.png`, randomFrom(r, 150_000 + (r() % 350_000)));
-  for (let i = 0; i < 12; i++) file(`app/lib/module${i}.js`, text(20_000 + (r() % 150_000), r()));
-  file("app/server.js", text(400_000, 7));
-  file("Dockerfile", "FROM scratch\nCOPY base/ /\nCOPY app/ /app/\n");
+  makeImageContext(context);
   const tag = `gdo-bench-blobs-${process.pid}`;
   const save = (version: string) => {
-    execFileSync("docker", ["build", "-q", "-t", `${tag}:${version}`, context], {
-      env: { ...process.env, DOCKER_BUILDKIT: "0" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
     const out = join(work, `${version}.tar`);
-    execFileSync("docker", ["save", "-o", out, `${tag}:${version}`]);
+    buildAndSave(context, `${tag}:${version}`, out);
     return readFileSync(out);
   };
   try {
     const v1 = save("v1");
-    const server = readFileSync(join(context, "app/server.js"), "utf8");
-    file(
-      "app/server.js",
-      `${server.slice(0, 200_000)}const patched = "v2"; // bug fix\n${server.slice(200_100)}`,
-    );
+    patchImageContext(context);
     return [v1, save("v2")];
   } finally {
     for (const v of ["v1", "v2"])
