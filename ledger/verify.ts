@@ -7,7 +7,7 @@ import { authorize } from "./policy.ts";
 import type { ObjectReader } from "./repository.ts";
 import type { SignatureJob, SignaturePool } from "./signature-pool.ts";
 import type { SshPublicKey } from "./sshkey.ts";
-import { parseSshsig, signedData, verifyParsed } from "./sshsig.ts";
+import { type ParsedSshsig, parseSshsig, signedData, verifyParsed } from "./sshsig.ts";
 import { type Change, diffTrees } from "./tree-diff.ts";
 import { TreeReader } from "./tree-reader.ts";
 import { type ChangeValidator, treeView, type ValidationVerdict } from "./validator.ts";
@@ -108,7 +108,10 @@ export class Verifier {
   readonly #pool: SignaturePool | undefined;
   readonly #validate: ChangeValidator | undefined;
   /** Signature verdicts computed ahead on the pool, by block id. */
-  readonly #signatureVerdicts = new Map<string, Promise<boolean>>();
+  readonly #signatureVerdicts = new Map<
+    string,
+    { parsed: ParsedSshsig; valid: Promise<boolean> }
+  >();
   #genesis: string | undefined;
 
   constructor({
@@ -181,7 +184,7 @@ export class Verifier {
   #checkSignaturesAhead(order: string[], pool: SignaturePool): void {
     const BATCH = 256;
     for (let start = 0; start < order.length; start += BATCH) {
-      const oids: string[] = [];
+      const ahead: { oid: string; parsed: ParsedSshsig }[] = [];
       const jobs: SignatureJob[] = [];
       for (const oid of order.slice(start, start + BATCH)) {
         const commit = this.#parsed.get(oid);
@@ -194,16 +197,16 @@ export class Verifier {
             key: parsed.publicKey.raw,
             signature: parsed.signature,
           });
-          oids.push(oid);
+          ahead.push({ oid, parsed });
         } catch {
           // Reported by the sequential pass.
         }
       }
       const results = pool.check(jobs);
-      oids.forEach((oid, i) => {
-        const verdict = results.then((r) => r[i] === true);
-        verdict.catch(() => {});
-        this.#signatureVerdicts.set(oid, verdict);
+      ahead.forEach(({ oid, parsed }, i) => {
+        const valid = results.then((r) => r[i] === true);
+        valid.catch(() => {});
+        this.#signatureVerdicts.set(oid, { parsed, valid });
       });
     }
   }
@@ -245,7 +248,9 @@ export class Verifier {
     const commit = await this.#readCommit(oid);
     if (commit.signature === undefined)
       throw new InvalidBlockError(oid, "unsigned-block", "has no signature");
-    const parsed = parseSshsig(commit.signature, `block ${oid}`);
+    // Parsed already when the pool checked it ahead; parsed here otherwise.
+    const ahead = this.#signatureVerdicts.get(oid);
+    const parsed = ahead?.parsed ?? parseSshsig(commit.signature, `block ${oid}`);
     if (!parsed.canonicalArmor)
       throw new SignatureFormatError(`block ${oid}`, "signature armor is not in canonical form");
     if (parsed.namespace !== GIT_NAMESPACE) {
@@ -254,8 +259,7 @@ export class Verifier {
         `namespace '${parsed.namespace}', expected '${GIT_NAMESPACE}'`,
       );
     }
-    const ahead = this.#signatureVerdicts.get(oid);
-    const valid = ahead ? await ahead : verifyParsed(parsed, commit.payload, GIT_NAMESPACE);
+    const valid = ahead ? await ahead.valid : verifyParsed(parsed, commit.payload, GIT_NAMESPACE);
     if (!valid) {
       throw new BadSignatureError(
         `block ${oid}`,
@@ -265,7 +269,8 @@ export class Verifier {
         },
       );
     }
-    const ledgerIds = parseTrailers(commit.message).get(LEDGER_TRAILER) ?? [];
+    const trailers = parseTrailers(commit.message);
+    const ledgerIds = trailers.get(LEDGER_TRAILER) ?? [];
     if (ledgerIds.length !== 1) {
       throw new InvalidBlockError(
         oid,
@@ -315,7 +320,6 @@ export class Verifier {
       );
     }
     const generation = 1 + Math.max(...parents.map((p) => p.generation));
-    const trailers = parseTrailers(commit.message);
     const proposal = single(oid, trailers, PROPOSAL_TRAILER);
     if (proposal !== undefined && !PROPOSAL_ID.test(proposal)) {
       throw new InvalidBlockError(
@@ -369,6 +373,7 @@ export class Verifier {
     const block = await this.#checkMerge(
       oid,
       commit,
+      trailers,
       signer.name,
       parents as [VerifiedBlock, VerifiedBlock],
       generation,
@@ -406,7 +411,7 @@ export class Verifier {
   /** A proposal's merge: verify the approvals it carries against the policy at the merge base. */
   #proofOfMerge(
     oid: string,
-    commit: ParsedCommit,
+    trailers: Map<string, string[]>,
     signer: string,
     ours: VerifiedBlock,
     theirs: VerifiedBlock,
@@ -414,7 +419,6 @@ export class Verifier {
     changes: Change[],
     requirements: ValidationVerdict["requirements"],
   ): { proposal: string; head: string; approvers: string[] } {
-    const trailers = parseTrailers(commit.message);
     const [proposal, head] = (single(oid, trailers, MERGE_TRAILER) ?? "").split(" ");
     if (!proposal || head !== theirs.oid || theirs.proposal !== proposal) {
       throw new InvalidBlockError(
@@ -523,6 +527,7 @@ export class Verifier {
   async #checkMerge(
     oid: string,
     commit: ParsedCommit,
+    trailers: Map<string, string[]>,
     signer: string,
     [ours, theirs]: [VerifiedBlock, VerifiedBlock],
     generation: number,
@@ -574,11 +579,11 @@ export class Verifier {
     const changes = await diffTrees(this.reader, ours.tree, commit.tree);
     const verdict = await this.#validateChanges(ours.tree, commit.tree, changes);
     let merged: VerifiedBlock["merged"];
-    if (theirs.proposal && parseTrailers(commit.message).has(MERGE_TRAILER)) {
+    if (theirs.proposal && trailers.has(MERGE_TRAILER)) {
       const baseBlock = this.#blocks.get(base!)!;
       merged = this.#proofOfMerge(
         oid,
-        commit,
+        trailers,
         signer,
         ours,
         theirs,
