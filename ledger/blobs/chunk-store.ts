@@ -93,10 +93,7 @@ export class ChunkStore {
       handle = await this.fs.open(path, "r");
     } catch (error) {
       if (errnoCode(error) === "ENOENT") {
-        throw new ChunkMissingError(
-          `chunk ${id} is missing from the store${blob ? ` (needed by blob ${blob})` : ""}`,
-          { chunk: id, ...(blob ? { blob } : {}) },
-        );
+        throw missingChunk(id, blob);
       }
       throw error;
     }
@@ -104,23 +101,13 @@ export class ChunkStore {
     try {
       const { size } = await handle.stat();
       if (size > MAX_CHUNK_SIZE) {
-        throw new ChunkCorruptError(
-          `chunk ${id} is ${size} bytes, more than any chunk can be (${path})`,
-          { chunk: id, actual: "", size, path, ...(blob ? { blob } : {}) },
-        );
+        throw oversizedChunk(id, size, path, blob);
       }
       bytes = await handle.readFile();
     } finally {
       await handle.close();
     }
-    const actual = sha256Hex(bytes);
-    if (actual !== id) {
-      throw new ChunkCorruptError(
-        `chunk ${id} does not verify: its ${bytes.length} bytes hash to ${actual} (${path})${blob ? ` in blob ${blob}` : ""}`,
-        { chunk: id, actual, size: bytes.length, path, ...(blob ? { blob } : {}) },
-      );
-    }
-    return bytes;
+    return verifiedChunk(id, bytes, path, blob);
   }
 
   /**
@@ -134,10 +121,7 @@ export class ChunkStore {
       fd = openSync(path, "r");
     } catch (error) {
       if (errnoCode(error) === "ENOENT") {
-        throw new ChunkMissingError(
-          `chunk ${id} is missing from the store${blob ? ` (needed by blob ${blob})` : ""}`,
-          { chunk: id, ...(blob ? { blob } : {}) },
-        );
+        throw missingChunk(id, blob);
       }
       throw error;
     }
@@ -145,23 +129,13 @@ export class ChunkStore {
     try {
       const { size } = fstatSync(fd);
       if (size > MAX_CHUNK_SIZE) {
-        throw new ChunkCorruptError(
-          `chunk ${id} is ${size} bytes, more than any chunk can be (${path})`,
-          { chunk: id, actual: "", size, path, ...(blob ? { blob } : {}) },
-        );
+        throw oversizedChunk(id, size, path, blob);
       }
       bytes = readFileSync(fd);
     } finally {
       closeSync(fd);
     }
-    const actual = sha256Hex(bytes);
-    if (actual !== id) {
-      throw new ChunkCorruptError(
-        `chunk ${id} does not verify: its ${bytes.length} bytes hash to ${actual} (${path})${blob ? ` in blob ${blob}` : ""}`,
-        { chunk: id, actual, size: bytes.length, path, ...(blob ? { blob } : {}) },
-      );
-    }
-    return bytes;
+    return verifiedChunk(id, bytes, path, blob);
   }
 
   /** Writes bytes already known to hash to `id` (the caller hashed them). */
@@ -258,4 +232,42 @@ export class ChunkStore {
       }
     }
   }
+}
+
+// What both read paths (through the injected fs, and the direct one) report.
+
+function missingChunk(id: string, blob: string | undefined): ChunkMissingError {
+  return new ChunkMissingError(
+    `chunk ${id} is missing from the store${blob ? ` (needed by blob ${blob})` : ""}`,
+    { chunk: id, ...(blob ? { blob } : {}) },
+  );
+}
+
+function oversizedChunk(
+  id: string,
+  size: number,
+  path: string,
+  blob: string | undefined,
+): ChunkCorruptError {
+  return new ChunkCorruptError(
+    `chunk ${id} is ${size} bytes, more than any chunk can be (${path})`,
+    { chunk: id, actual: "", size, path, ...(blob ? { blob } : {}) },
+  );
+}
+
+/** Returns `bytes` if they hash to `id`; refuses them otherwise. */
+function verifiedChunk<T extends Uint8Array>(
+  id: string,
+  bytes: T,
+  path: string,
+  blob: string | undefined,
+): T {
+  const actual = sha256Hex(bytes);
+  if (actual !== id) {
+    throw new ChunkCorruptError(
+      `chunk ${id} does not verify: its ${bytes.length} bytes hash to ${actual} (${path})${blob ? ` in blob ${blob}` : ""}`,
+      { chunk: id, actual, size: bytes.length, path, ...(blob ? { blob } : {}) },
+    );
+  }
+  return bytes;
 }
