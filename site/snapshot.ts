@@ -306,7 +306,13 @@ async function readBranches({
     signal?.throwIfAborted();
     let own: VerifiedBlock[];
     try {
-      own = await blocksOff({ ledger, head: oid, onBranch, signal });
+      // The blocks not on the site's branch, oldest first.
+      own = await historyOf({
+        ledger,
+        head: oid,
+        exclude: onBranch,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       if (name.startsWith(PROPOSALS)) {
         proposals.push({
@@ -419,36 +425,6 @@ async function closeStatusLedger() {
   const open = statusLedger;
   statusLedger = undefined;
   await open?.close();
-}
-
-/** The blocks reachable from `head` that are not on the site's branch, oldest first. */
-async function blocksOff({
-  ledger,
-  head,
-  onBranch,
-  signal,
-}: {
-  ledger: Ledger;
-  head: string;
-  onBranch: Set<string>;
-  signal: AbortSignal | undefined;
-}): Promise<VerifiedBlock[]> {
-  // Verifies the whole history once (memoised), then walks only the new part.
-  await ledger.verifiedBlock(head);
-  const blocks: VerifiedBlock[] = [];
-  const seen = new Set<string>([head]);
-  const stack = [head];
-  while (stack.length > 0) {
-    signal?.throwIfAborted();
-    const block = await ledger.verifiedBlock(stack.pop()!);
-    blocks.push(block);
-    for (const parent of block.parents) {
-      if (onBranch.has(parent) || seen.has(parent)) continue;
-      seen.add(parent);
-      stack.push(parent);
-    }
-  }
-  return blocks.sort((a, b) => a.generation - b.generation || (a.oid < b.oid ? -1 : 1));
 }
 
 /**

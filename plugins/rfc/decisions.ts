@@ -144,15 +144,18 @@ export async function decisionsOfBlock({
 
 /**
  * Every block reachable from `head`, verified, oldest first (by generation,
- * then id, so the order is the same on every peer).
+ * then id, so the order is the same on every peer). The walk does not enter
+ * blocks in `exclude` (e.g. a branch's history already shown).
  */
 export async function historyOf({
   ledger,
   head,
+  exclude,
   signal,
 }: {
   ledger: Ledger;
   head: string;
+  exclude?: ReadonlySet<string>;
   signal?: AbortSignal;
 }): Promise<VerifiedBlock[]> {
   const blocks: VerifiedBlock[] = [];
@@ -163,7 +166,7 @@ export async function historyOf({
     const block = await ledger.verifiedBlock(stack.pop()!);
     blocks.push(block);
     for (const parent of block.parents) {
-      if (!seen.has(parent)) {
+      if (!seen.has(parent) && !exclude?.has(parent)) {
         seen.add(parent);
         stack.push(parent);
       }
