@@ -204,9 +204,11 @@ export class Ledger {
       trailers: input.trailers ?? [],
     });
     const block = await this.#verifier.verify(oid);
-    if (input.noRef) return oid;
-    assertLandable(ref, block);
-    await this.repo.updateRef({ ref, oid, expected: parent });
+    if (!input.noRef) {
+      assertLandable(ref, block);
+      await this.repo.updateRef({ ref, oid, expected: parent });
+    }
+    this.repo.packIfDue();
     return oid;
   }
 

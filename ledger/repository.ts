@@ -1,28 +1,23 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { inflateSync } from "node:zlib";
 import git, { type PromiseFsClient } from "isomorphic-git";
 import { GdoError, NotFoundError, VerificationError } from "./errors.ts";
+import {
+  CorruptObjectError,
+  decodeLoose,
+  type GitObject,
+  type ObjectType,
+} from "./object-codec.ts";
+import { type PackedObject, PackFile, writePack } from "./pack.ts";
 
-export type ObjectType = "blob" | "tree" | "commit" | "tag";
-
-export interface GitObject {
-  type: ObjectType;
-  content: Uint8Array;
-}
+export { CorruptObjectError, type GitObject, type ObjectType };
 
 /** Read side of a ledger repository: what verification needs, nothing more. */
 export interface ObjectReader {
   readObject(oid: string): Promise<GitObject>;
   hasObject(oid: string): Promise<boolean>;
-}
-
-export class CorruptObjectError extends VerificationError {
-  constructor(oid: string, reason: string) {
-    super("corrupt-object", `object ${oid} is corrupt: ${reason}`, { oid, reason });
-  }
 }
 
 export class MissingObjectError extends VerificationError {
@@ -114,9 +109,15 @@ export class Repository implements ObjectReader {
   readonly gitdir: string;
   readonly durable: boolean;
   readonly #fs: PromiseFsClient;
-  readonly #cache: object = {};
   /** `<gitdir>/objects/`, for the loose-object fast path. */
   readonly #objects: string;
+  /** Packs in `objects/pack`, opened lazily; rescanned when a lookup misses. */
+  #packs: PackFile[] | undefined;
+  #packDirStamp = -1;
+  /** Loose objects this process wrote since it last packed (see `packIfDue`). */
+  #looseWritten = 0;
+  /** Estimated loose objects present when first asked (git's sampling of one fan-out folder). */
+  #looseAtOpen: number | undefined;
 
   private constructor(gitdir: string, durable: boolean) {
     this.gitdir = gitdir;
@@ -148,10 +149,12 @@ export class Repository implements ObjectReader {
   }
 
   async writeBlob(content: Uint8Array): Promise<string> {
+    this.#looseWritten++;
     return git.writeBlob({ fs: this.#fs, gitdir: this.gitdir, blob: content });
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
+    this.#looseWritten++;
     return git.writeTree({
       fs: this.#fs,
       gitdir: this.gitdir,
@@ -165,6 +168,7 @@ export class Repository implements ObjectReader {
   }
 
   async writeObject(type: ObjectType, content: Uint8Array): Promise<string> {
+    this.#looseWritten++;
     return git.writeObject({
       fs: this.#fs,
       gitdir: this.gitdir,
@@ -175,6 +179,7 @@ export class Repository implements ObjectReader {
   }
 
   async hasObject(oid: string): Promise<boolean> {
+    if (OID.test(oid) && this.#packed(oid)) return true;
     try {
       await this.readObject(oid);
       return true;
@@ -185,26 +190,177 @@ export class Repository implements ObjectReader {
   }
 
   /**
-   * Reads and checks an object. Loose objects (what gdo writes) take a fast
-   * path — read, inflate, re-hash — because verification reads every object
-   * of the ledger; packed objects go through isomorphic-git.
+   * Reads and checks an object: packed or loose, inflated and re-hashed
+   * against its id. Synchronous underneath (a positioned read or a small
+   * file), because verification reads every object of the ledger and a
+   * thread-pool round trip per object cost more than the read.
    */
   async readObject(oid: string): Promise<GitObject> {
+    return this.readObjectSync(oid);
+  }
+
+  readObjectSync(oid: string): GitObject {
     if (!OID.test(oid)) throw new CorruptObjectError(oid, "not a 40-hex object id");
+    const found = this.#fromPacks(oid) ?? this.#fromLoose(oid);
+    if (found) return found;
+    // A concurrent repack may have just moved it from loose into a new pack.
+    if (this.#rescanPacks()) {
+      const again = this.#fromPacks(oid) ?? this.#fromLoose(oid);
+      if (again) return again;
+    }
+    throw new MissingObjectError(oid);
+  }
+
+  #fromLoose(oid: string): GitObject | undefined {
     const deflated = readLoose(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`);
-    if (deflated) return parseLooseObject(oid, deflated);
+    return deflated ? decodeLoose(oid, deflated) : undefined;
+  }
+
+  readonly #baseLookup = (oid: string): GitObject => this.readObjectSync(oid);
+
+  #fromPacks(oid: string): GitObject | undefined {
+    for (const pack of this.#packList()) {
+      const object = pack.read(oid, this.#baseLookup);
+      if (object) return object;
+    }
+    return undefined;
+  }
+
+  #packed(oid: string): boolean {
+    return this.#packList().some((pack) => pack.has(oid));
+  }
+
+  #packList(): PackFile[] {
+    if (!this.#packs) this.#rescanPacks();
+    return this.#packs!;
+  }
+
+  /** Picks up packs added or removed by other writers; true if anything changed. */
+  #rescanPacks(): boolean {
+    const dir = join(this.#objects, "pack");
+    let stamp: number;
     try {
-      const result = await git.readObject({
-        fs: this.#fs,
-        gitdir: this.gitdir,
-        oid,
-        format: "content",
-        cache: this.#cache,
-      });
-      return { type: result.type as ObjectType, content: result.object as Uint8Array };
-    } catch (error) {
-      if ((error as { code?: string }).code === "NotFoundError") throw new MissingObjectError(oid);
-      throw new CorruptObjectError(oid, (error as Error).message);
+      stamp = fs.statSync(dir).mtimeMs;
+    } catch {
+      stamp = 0;
+    }
+    if (this.#packs && stamp === this.#packDirStamp) return false;
+    this.#packDirStamp = stamp;
+    const names = stamp === 0 ? [] : fs.readdirSync(dir);
+    const wanted = new Set(
+      names.filter((n) => n.endsWith(".idx") && n.startsWith("pack-")).map((n) => n.slice(0, -4)),
+    );
+    const kept: PackFile[] = [];
+    for (const pack of this.#packs ?? []) {
+      if (wanted.has(pack.name)) {
+        kept.push(pack);
+        wanted.delete(pack.name);
+      } else pack.close();
+    }
+    for (const name of wanted) {
+      const pack = PackFile.open(dir, name);
+      if (pack) kept.push(pack);
+    }
+    // The largest pack holds most objects: ask it first.
+    this.#packs = kept.sort((a, b) => b.count - a.count);
+    return true;
+  }
+
+  /**
+   * Stores objects (with ids the caller computed from their bytes) as one
+   * pack. The pack is complete and, when durable, on disk before this
+   * returns, i.e. before any ref may name its objects.
+   */
+  writePack(objects: PackedObject[]): string {
+    const name = writePack(join(this.#objects, "pack"), objects, { durable: this.durable });
+    this.#rescanPacks();
+    return name;
+  }
+
+  /** Whether an object is stored, packed or loose (without reading it). */
+  storesObject(oid: string): boolean {
+    if (this.#packed(oid)) return true;
+    return fs.existsSync(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`);
+  }
+
+  /**
+   * Packs loose objects once enough have piled up (as `git gc --auto` does),
+   * and merges the packs into one when there are many. Called after writes;
+   * cheap when nothing is due.
+   */
+  packIfDue({
+    looseLimit = 1024,
+    packLimit = 16,
+  }: {
+    looseLimit?: number;
+    packLimit?: number;
+  } = {}): void {
+    if (this.#looseAtOpen === undefined) this.#looseAtOpen = estimateLoose(this.#objects);
+    if (this.#looseAtOpen + this.#looseWritten < looseLimit) return;
+    this.repack({ all: this.#packList().length >= packLimit });
+  }
+
+  /**
+   * Moves every loose object (and with `all`, every pack) into one new pack,
+   * then removes what it replaced. Readers that miss an object rescan the
+   * packs, so a concurrent reader never sees it vanish. Another process
+   * repacking at the same time makes this one a no-op.
+   */
+  repack({ all = false }: { all?: boolean } = {}): { objects: number; removedPacks: number } {
+    const packDir = join(this.#objects, "pack");
+    fs.mkdirSync(packDir, { recursive: true });
+    const lock = join(packDir, "gdo-repack.lock");
+    const fd = takeRepackLock(lock);
+    if (fd === undefined) return { objects: 0, removedPacks: 0 };
+    try {
+      const loose = listLoose(this.#objects);
+      const old = all ? [...this.#packList()] : [];
+      const objects: PackedObject[] = [];
+      const seen = new Set<string>();
+      for (const pack of old) {
+        for (const oid of pack.oids()) {
+          if (seen.has(oid)) continue;
+          seen.add(oid);
+          objects.push({ oid, ...this.readObjectSync(oid) });
+        }
+      }
+      const packedLoose: string[] = [];
+      for (const oid of loose) {
+        if (seen.has(oid)) {
+          packedLoose.push(oid);
+          continue;
+        }
+        let object: GitObject;
+        try {
+          object = this.readObjectSync(oid);
+        } catch (error) {
+          // A damaged loose object stays where `gdo verify` will report it.
+          if (error instanceof CorruptObjectError) continue;
+          throw error;
+        }
+        seen.add(oid);
+        objects.push({ oid, ...object });
+        packedLoose.push(oid);
+      }
+      if (objects.length === 0) return { objects: 0, removedPacks: 0 };
+      const name = this.writePack(objects);
+      for (const oid of packedLoose)
+        fs.rmSync(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`, { force: true });
+      let removedPacks = 0;
+      for (const pack of old) {
+        if (pack.name === name) continue;
+        // Index first: without it no reader looks at the pack.
+        fs.rmSync(join(packDir, `${pack.name}.idx`), { force: true });
+        fs.rmSync(join(packDir, `${pack.name}.pack`), { force: true });
+        removedPacks++;
+      }
+      this.#rescanPacks();
+      this.#looseAtOpen = 0;
+      this.#looseWritten = 0;
+      return { objects: objects.length, removedPacks };
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
     }
   }
 
@@ -362,24 +518,48 @@ function readLoose(path: string): Buffer | undefined {
   }
 }
 
-function parseLooseObject(oid: string, deflated: Buffer): GitObject {
-  let raw: Buffer;
+/** A repack lock older than this was left by a crash. */
+const STALE_REPACK_MS = 10 * 60_000;
+
+/** The repack lock's descriptor, or undefined while another live repack holds it. */
+function takeRepackLock(lock: string): number | undefined {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return fs.openSync(lock, "wx", 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    if (age <= STALE_REPACK_MS) return undefined;
+    // Left by a repack that crashed: take it over.
+    fs.rmSync(lock, { force: true });
+  }
+  return undefined;
+}
+
+/** Loose object ids under `objects/` (not in packs). */
+function listLoose(objects: string): string[] {
+  const oids: string[] = [];
+  for (let b = 0; b < 256; b++) {
+    const dir = b.toString(16).padStart(2, "0");
+    let names: string[];
+    try {
+      names = fs.readdirSync(`${objects}${dir}`);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (name.length === 38 && OID.test(dir + name)) oids.push(dir + name);
+  }
+  return oids;
+}
+
+/** git's estimate: the loose objects in one fan-out folder times 256. */
+function estimateLoose(objects: string): number {
   try {
-    raw = inflateSync(deflated);
-  } catch (error) {
-    throw new CorruptObjectError(oid, `cannot inflate: ${(error as Error).message}`);
+    return fs.readdirSync(`${objects}17`).filter((n) => n.length === 38).length * 256;
+  } catch {
+    return 0;
   }
-  const actual = createHash("sha1").update(raw).digest("hex");
-  if (actual !== oid) throw new CorruptObjectError(oid, `content hashes to ${actual}`);
-  const nul = raw.indexOf(0);
-  const header = raw.subarray(0, nul).toString("latin1");
-  const match = /^(blob|tree|commit|tag) (0|[1-9][0-9]*)$/.exec(header);
-  if (nul < 0 || !match) throw new CorruptObjectError(oid, "bad object header");
-  const content = raw.subarray(nul + 1);
-  if (content.length !== Number(match[2])) {
-    throw new CorruptObjectError(oid, `header says ${match[2]} bytes, has ${content.length}`);
-  }
-  return { type: match[1] as ObjectType, content };
 }
 
 const REF = /^(HEAD|refs(\/[A-Za-z0-9._-]+)+)$/;
