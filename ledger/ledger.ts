@@ -99,7 +99,12 @@ export class Ledger {
     durable,
     ...rules
   }: { gitdir: string; durable?: boolean } & LedgerRules) {
-    return new Ledger(await Repository.open({ gitdir, durable }), rules);
+    const repo = await Repository.open({ gitdir, durable });
+    // Housekeeping as `git gc --auto` does it: when loose objects have piled
+    // up, pack them once here rather than between appends, where the file
+    // churn would slow every block written.
+    repo.packIfDue();
+    return new Ledger(repo, rules);
   }
 
   /** Makes a new ledger whose genesis block holds the founder, the default charter and `files`. */
@@ -208,7 +213,6 @@ export class Ledger {
       assertLandable(ref, block);
       await this.repo.updateRef({ ref, oid, expected: parent });
     }
-    this.repo.packIfDue();
     return oid;
   }
 

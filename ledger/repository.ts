@@ -285,8 +285,8 @@ export class Repository implements ObjectReader {
 
   /**
    * Packs loose objects once enough have piled up (as `git gc --auto` does),
-   * and merges the packs into one when there are many. Called after writes;
-   * cheap when nothing is due.
+   * and merges the packs into one when there are many. Called when a ledger
+   * is opened and after received objects are stored; cheap when nothing is due.
    */
   packIfDue({
     looseLimit = 1024,
