@@ -196,6 +196,8 @@ export class PackFile {
   readonly #offsets: Float64Array;
   /** Where each entry (by index position) ends: the next entry's offset, or the trailer. */
   readonly #ends: Float64Array;
+  /** Index positions in pack order. */
+  readonly #byOffset: number[];
   #scratch = Buffer.allocUnsafe(16 * 1024);
 
   private constructor(name: string, fd: number, packSize: number, idx: Buffer) {
@@ -233,6 +235,7 @@ export class PackFile {
     const byOffset = Array.from(this.#offsets.keys()).sort(
       (a, b) => this.#offsets[a]! - this.#offsets[b]!,
     );
+    this.#byOffset = byOffset;
     this.#ends = new Float64Array(n);
     byOffset.forEach((k, i) => {
       const next = byOffset[i + 1];
@@ -264,6 +267,11 @@ export class PackFile {
     }
   }
 
+  /** When the pack was written (ms since the epoch). */
+  get written(): number {
+    return fs.fstatSync(this.#fd).mtimeMs;
+  }
+
   close(): void {
     clearTimeout(this.#idleTimer);
     this.#windows.clear();
@@ -292,9 +300,9 @@ export class PackFile {
     return this.find(oid) >= 0;
   }
 
-  /** Every object id in the pack (hex). */
+  /** Every object id in the pack (hex), in the order they lie in it. */
   *oids(): IterableIterator<string> {
-    for (let k = 0; k < this.count; k++) yield this.#oids.toString("hex", k * 20, k * 20 + 20);
+    for (const k of this.#byOffset) yield this.#oids.toString("hex", k * 20, k * 20 + 20);
   }
 
   /** Reads and checks one object; undefined if the pack does not hold it. */

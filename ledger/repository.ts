@@ -313,8 +313,10 @@ export class Repository implements ObjectReader {
     const fd = takeRepackLock(lock);
     if (fd === undefined) return { objects: 0, removedPacks: 0 };
     try {
-      const loose = listLoose(this.#objects);
-      const old = all ? [...this.#packList()] : [];
+      const loose = inWriteOrder(this.#objects, listLoose(this.#objects));
+      // Oldest pack first, each in its own order: history stays in the order
+      // it was written, so reading it in order goes through a pack front to back.
+      const old = all ? this.#packList().toSorted((a, b) => a.written - b.written) : [];
       const objects: PackedObject[] = [];
       const seen = new Set<string>();
       for (const pack of old) {
@@ -551,6 +553,26 @@ function listLoose(objects: string): string[] {
     for (const name of names) if (name.length === 38 && OID.test(dir + name)) oids.push(dir + name);
   }
   return oids;
+}
+
+/**
+ * Loose objects ordered by when they were written: a block's objects are
+ * written together, so a pack in this order keeps each block's objects side by
+ * side, as readers walking the history want them.
+ */
+function inWriteOrder(objects: string, oids: string[]): string[] {
+  const written = new Map<string, bigint>();
+  for (const oid of oids) {
+    const stat = fs.statSync(`${objects}${oid.slice(0, 2)}/${oid.slice(2)}`, {
+      bigint: true,
+      throwIfNoEntry: false,
+    });
+    written.set(oid, stat?.mtimeNs ?? 0n);
+  }
+  return oids.toSorted((a, b) => {
+    const d = written.get(a)! - written.get(b)!;
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
 }
 
 /** git's estimate: the loose objects in one fan-out folder times 256. */
