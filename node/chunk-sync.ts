@@ -23,7 +23,7 @@ import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import type { Limits } from "./config.ts";
 import { ProtocolError } from "./errors.ts";
-import { FrameReader, parseJson, sendFrame, sendFrameParts, sendJson } from "./frame.ts";
+import { FrameBatch, FrameReader, parseJson, sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
@@ -361,6 +361,7 @@ export class ChunkSync {
       const ids = parseJson(frame.payload, "GET").ids;
       if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every((i) => HEX64.test(i)))
         throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
+      const out = new FrameBatch(stream);
       for (const chunk of ids as string[]) {
         const idBytes = Buffer.from(chunk, "hex");
         let bytes: Uint8Array | undefined;
@@ -370,15 +371,16 @@ export class ChunkSync {
           if (!(error instanceof GdoError)) throw error;
         }
         if (!bytes) {
-          await sendFrame(stream, MISSING, idBytes, { signal });
+          await out.add(MISSING, [idBytes], { signal });
           continue;
         }
         if (hooks?.chunk) bytes = hooks.chunk(chunk, bytes);
-        await sendFrameParts(stream, CHUNK, [idBytes, bytes], { signal });
+        await out.add(CHUNK, [idBytes, bytes], { signal });
         record.chunkBytesOut += bytes.length;
         this.#progress.servedChunks++;
         this.#progress.servedBytes += bytes.length;
       }
+      await out.flush({ signal });
       await stream.close({ signal });
     } catch (error) {
       stream.abort(error as Error);

@@ -97,6 +97,52 @@ export async function sendFrameParts(
   parts: Uint8Array[],
   { signal }: { signal?: AbortSignal } = {},
 ): Promise<number> {
+  const out = encodeFrame(kind, parts);
+  if (!stream.send(out)) await stream.onDrain({ signal });
+  return out.length;
+}
+
+/**
+ * Frames queued and sent together once they add up to `flushBytes`: a chunk
+ * is small next to what the transport carries best in one message, and each
+ * send costs an encryption and a muxer frame of its own.
+ */
+export class FrameBatch {
+  readonly #stream: Stream;
+  readonly #flushBytes: number;
+  #frames: Uint8Array[] = [];
+  #bytes = 0;
+
+  constructor(stream: Stream, flushBytes = 256 * 1024) {
+    this.#stream = stream;
+    this.#flushBytes = flushBytes;
+  }
+
+  /** Queues a frame; sends the batch when it is full. Returns the frame's size. */
+  async add(
+    kind: number,
+    parts: Uint8Array[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const frame = encodeFrame(kind, parts);
+    this.#frames.push(frame);
+    this.#bytes += frame.length;
+    if (this.#bytes >= this.#flushBytes) await this.flush(options);
+    return frame.length;
+  }
+
+  async flush({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#frames.length === 0) return;
+    const out =
+      this.#frames.length === 1 ? this.#frames[0]! : Buffer.concat(this.#frames, this.#bytes);
+    this.#frames = [];
+    this.#bytes = 0;
+    if (!this.#stream.send(out)) await this.#stream.onDrain({ signal });
+  }
+}
+
+/** One frame's bytes: length prefix, kind, then `parts` laid end to end (copied once). */
+export function encodeFrame(kind: number, parts: Uint8Array[]): Uint8Array {
   let length = 1;
   for (const part of parts) length += part.length;
   let prefix = 1;
@@ -115,8 +161,7 @@ export async function sendFrameParts(
     out.set(part, at);
     at += part.length;
   }
-  if (!stream.send(out)) await stream.onDrain({ signal });
-  return length;
+  return out;
 }
 
 const encoder = new TextEncoder();
