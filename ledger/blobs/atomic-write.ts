@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BlobWriteError } from "./errors.ts";
-import { errnoCode, type StoreFs } from "./store-fs.ts";
+import { canSyncFilesystem, syncFilesystem } from "./filesystem-sync.ts";
+import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
+
+/** From this many files a batch is made durable by one filesystem flush. */
+const SYNCFS_FROM = 8;
 
 /**
  * Temp files are named `<pid>.<16 hex>.tmp` so a later open can tell a dead
@@ -48,6 +53,43 @@ export async function writeFileAtomic({
    */
   sync?: boolean;
 }): Promise<void> {
+  const tmp = await writeTemp({ fs, tmpDir, path, data, mode, chunk, sync });
+  try {
+    await fs.rename(tmp, path);
+  } catch (error) {
+    await fs.unlink(tmp).catch(() => {});
+    throw writeError(path, chunk, error);
+  }
+}
+
+function writeError(path: string, chunk: string | undefined, error: unknown): BlobWriteError {
+  const reason = errnoCode(error) ?? "EIO";
+  const what = chunk ? `chunk ${chunk}` : basename(path);
+  return new BlobWriteError(
+    `cannot write ${what} to ${path}: ${reason} (${(error as Error).message})`,
+    { path, reason, ...(chunk ? { chunk } : {}) },
+    { cause: error },
+  );
+}
+
+/** Writes `data` to a new temp file (fsynced if `sync`); returns its path. Cleans up on failure. */
+async function writeTemp({
+  fs,
+  tmpDir,
+  path,
+  data,
+  mode,
+  chunk,
+  sync,
+}: {
+  fs: StoreFs;
+  tmpDir: string;
+  path: string;
+  data: Uint8Array;
+  mode: number;
+  chunk: string | undefined;
+  sync: boolean;
+}): Promise<string> {
   const tmp = join(tmpDir, tempName());
   let handle: Awaited<ReturnType<StoreFs["open"]>> | undefined;
   try {
@@ -60,18 +102,95 @@ export async function writeFileAtomic({
     }
     if (sync) await handle.sync();
     await handle.close();
-    handle = undefined;
-    await fs.rename(tmp, path);
+    return tmp;
   } catch (error) {
     await handle?.close().catch(() => {});
     await fs.unlink(tmp).catch(() => {});
-    const reason = errnoCode(error) ?? "EIO";
-    const what = chunk ? `chunk ${chunk}` : basename(path);
-    throw new BlobWriteError(
-      `cannot write ${what} to ${path}: ${reason} (${(error as Error).message})`,
-      { path, reason, ...(chunk ? { chunk } : {}) },
-      { cause: error },
-    );
+    throw writeError(path, chunk, error);
+  }
+}
+
+/**
+ * `writeTemp` on the real filesystem, without fsync, synchronously: creating
+ * thousands of files in one folder from several pool threads at once made
+ * the kernel spin on the folder's lock (measured: ~0.6 ms of CPU per file,
+ * against ~35 µs one at a time).
+ */
+function writeTempSync(tmpDir: string, path: string, data: Uint8Array, chunk?: string): string {
+  const tmp = join(tmpDir, tempName());
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, "wx", 0o444);
+    let offset = 0;
+    while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+    closeSync(fd);
+    return tmp;
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(path, chunk, error);
+  }
+}
+
+/**
+ * Files written now and renamed into place together later (`publish`), with
+ * the same guarantee as `writeFileAtomic`: no path ever names bytes that are
+ * not on disk. On the real filesystem the temp files are not fsynced one by
+ * one; `publish` flushes the filesystem once before the first rename, which
+ * made a large put several times faster than an fsync per chunk. `discard`
+ * removes what was staged (a failed put); leftovers of a crash are temp files,
+ * which the store removes when it opens.
+ */
+export class StagedFiles {
+  readonly #fs: StoreFs;
+  readonly #tmpDir: string;
+  readonly #flushOnce: boolean;
+  readonly #staged: { tmp: string; path: string; chunk?: string }[] = [];
+
+  constructor({ fs, tmpDir }: { fs: StoreFs; tmpDir: string }) {
+    this.#fs = fs;
+    this.#tmpDir = tmpDir;
+    this.#flushOnce = fs === nodeStoreFs && canSyncFilesystem();
+  }
+
+  async stage({ path, data, chunk }: { path: string; data: Uint8Array; chunk?: string }) {
+    if (this.#flushOnce) {
+      this.#staged.push({ tmp: writeTempSync(this.#tmpDir, path, data, chunk), path, chunk });
+      return;
+    }
+    const tmp = await writeTemp({
+      fs: this.#fs,
+      tmpDir: this.#tmpDir,
+      path,
+      data,
+      mode: 0o444,
+      chunk,
+      sync: !this.#flushOnce,
+    });
+    this.#staged.push({ tmp, path, ...(chunk ? { chunk } : {}) });
+  }
+
+  async publish(): Promise<void> {
+    if (this.#staged.length === 0) return;
+    if (this.#flushOnce) await syncFilesystem(this.#tmpDir);
+    let renamed = 0;
+    try {
+      for (const file of this.#staged) {
+        try {
+          await this.#fs.rename(file.tmp, file.path);
+        } catch (error) {
+          throw writeError(file.path, file.chunk, error);
+        }
+        renamed++;
+      }
+    } finally {
+      this.#staged.splice(0, renamed);
+    }
+  }
+
+  async discard(): Promise<void> {
+    const staged = this.#staged.splice(0);
+    await Promise.all(staged.map((f) => this.#fs.unlink(f.tmp).catch(() => {})));
   }
 }
 
@@ -87,9 +206,9 @@ export async function syncDir(fs: StoreFs, dir: string): Promise<void> {
 
 /**
  * `writeFileAtomic` for a batch: every file is written to its own temp file,
- * then all temp files are fsynced together (issued at once, so the filesystem
- * commits them in one journal transaction instead of one per file), and only
- * then is each renamed onto its path. A crash leaves every path with its old
+ * then all temp files are made durable together (one syncfs of their
+ * filesystem, or fsyncs issued at once), and only then is each renamed onto
+ * its path. A crash leaves every path with its old
  * state or all of its new bytes, as for one file. The caller fsyncs the
  * directories afterwards (once per directory, not per file). On failure every
  * temp file is removed and a `BlobWriteError` names the file that failed;
@@ -123,7 +242,11 @@ export async function writeFilesAtomic({
         }
       }),
     );
-    await Promise.all(temps.map((t) => t.handle!.sync()));
+    // Many files: one filesystem flush for all of them (the real fs only;
+    // an injected one is a test's, and gets its fsyncs).
+    if (files.length >= SYNCFS_FROM && fs === nodeStoreFs && canSyncFilesystem())
+      await syncFilesystem(tmpDir);
+    else await Promise.all(temps.map((t) => t.handle!.sync()));
     await Promise.all(
       temps.map(async (t) => {
         const handle = t.handle!;

@@ -257,6 +257,7 @@ export class BlobStore {
       const entries: ManifestChunk[] = [];
       const dirs = new Set<string>();
       const stored = new Map<string, Promise<void>>();
+      const staging = this.chunks.staging();
       const fileOp = limitConcurrency(FILE_OPS_IN_FLIGHT);
       let size = 0;
       let newChunks = 0;
@@ -265,20 +266,46 @@ export class BlobStore {
       let failure: unknown;
       const inFlight = new Set<Promise<void>>();
 
-      const storeChunk = (id: string, bytes: Uint8Array, known: boolean | undefined) => {
-        if (known === true) return undefined;
-        let done = stored.get(id);
-        if (!done) {
-          done = fileOp(async () => {
-            if (known === undefined && (await this.chunks.has(id))) return;
-            await this.chunks.writeTrusted(id, bytes);
-            newChunks++;
-            newBytes += bytes.length;
-            dirs.add(this.chunks.fanoutDir(id));
-          });
-          stored.set(id, done);
+      /**
+       * Stages a block's new chunks; they are published (one durable flush,
+       * then renames) once the whole blob is cut. `known`: whether the
+       * hashing thread found each stored (undefined: it could not look, so it
+       * is asked here).
+       */
+      const storeChunks = (chunks: { id: string; bytes: Uint8Array; known?: boolean }[]) => {
+        const waits: Promise<void>[] = [];
+        const mine: typeof chunks = [];
+        for (const chunk of chunks) {
+          if (chunk.known === true) continue;
+          const earlier = stored.get(chunk.id);
+          if (earlier) waits.push(earlier);
+          else if (!mine.some((c) => c.id === chunk.id)) mine.push(chunk);
         }
-        return done;
+        if (mine.length > 0) {
+          const done = (async () => {
+            const absent = await Promise.all(
+              mine.map((c) =>
+                c.known === undefined ? fileOp(async () => !(await this.chunks.has(c.id))) : true,
+              ),
+            );
+            const fresh = mine.filter((_, k) => absent[k]);
+            // Every write settles before a failure is reported, so nothing is
+            // staged after the put has given up (and discarded what it staged).
+            const writes = await Promise.allSettled(
+              fresh.map((c) => fileOp(() => this.chunks.stageTrusted(staging, c.id, c.bytes))),
+            );
+            const failed = writes.find((w) => w.status === "rejected");
+            if (failed) throw failed.reason;
+            for (const c of fresh) {
+              newChunks++;
+              newBytes += c.bytes.length;
+              dirs.add(this.chunks.fanoutDir(c.id));
+            }
+          })();
+          for (const c of mine) stored.set(c.id, done);
+          waits.push(done);
+        }
+        return Promise.all(waits);
       };
       // With the real fs the hashing thread also checks which chunks exist;
       // an injected fs (tests, faults) is asked here instead.
@@ -315,16 +342,19 @@ export class BlobStore {
           const slot = entries.length;
           entries.length += lengths.length;
           const written = ids.then(async ({ ids: list, present }) => {
-            const writes: Promise<void>[] = [];
+            const chunks: { id: string; bytes: Uint8Array; known?: boolean }[] = [];
             let o = 0;
             for (let k = 0; k < list.length; k++) {
               const id = list[k]!;
               entries[slot + k] = { id, length: lengths[k]! };
-              const write = storeChunk(id, batch.data.subarray(o, o + lengths[k]!), present?.[k]);
-              if (write) writes.push(write);
+              chunks.push({
+                id,
+                bytes: batch.data.subarray(o, o + lengths[k]!),
+                known: present?.[k],
+              });
               o += lengths[k]!;
             }
-            await Promise.all(writes);
+            await storeChunks(chunks);
           });
           // The block goes back to the chunker once both threads and every
           // write are done with it, whether they succeeded or not.
@@ -350,7 +380,16 @@ export class BlobStore {
       }
       await Promise.all(inFlight);
       await Promise.allSettled(stored.values());
-      if (failure) throw failure;
+      if (failure) {
+        await staging.discard();
+        throw failure;
+      }
+      try {
+        await staging.publish();
+      } catch (error) {
+        await staging.discard();
+        throw error;
+      }
 
       const sha256 = inline ? inline.digest("hex") : await hasher!.digest();
       hasher = undefined;

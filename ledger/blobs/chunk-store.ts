@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
+import { StagedFiles, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
@@ -147,6 +147,16 @@ export class ChunkStore {
       data: bytes,
       chunk: id,
     });
+  }
+
+  /** A batch of chunk writes published together (see `StagedFiles`). */
+  staging(): StagedFiles {
+    return new StagedFiles({ fs: this.fs, tmpDir: this.tmpDir });
+  }
+
+  /** Stages bytes already known to hash to `id`; they appear at `publish`. */
+  async stageTrusted(staging: StagedFiles, id: string, bytes: Uint8Array): Promise<void> {
+    await staging.stage({ path: this.path(id), data: bytes, chunk: id });
   }
 
   /**

@@ -34,13 +34,14 @@ describe("blob store crash safety", () => {
       child.on("exit", (_, signal) => resolve(signal)),
     );
     const tmp = join(dataDir, "blobs", "tmp");
-    // Kill once some chunks are complete and some temp files are half written.
+    // Kill once several chunks are staged (chunks are renamed into place
+    // only when the whole blob is cut and flushed).
     const deadline = Date.now() + 30_000;
     for (;;) {
       assert.ok(Date.now() < deadline, "the child never got going");
       await sleep(10);
       try {
-        if (chunkFiles(dataDir).length >= 3 && readdirSync(tmp).length > 0) break;
+        if (readdirSync(tmp).length >= 3) break;
       } catch {}
     }
     child.kill("SIGKILL");
@@ -61,7 +62,6 @@ describe("blob store crash safety", () => {
     assert.deepEqual(readdirSync(tmp), [], "open removed the dead writer's temp files");
     const report = await store.check({ readData: true });
     assert.equal(report.ok, true);
-    assert.ok(report.chunks >= 3);
     // The dead put's registration does not block gc, and its chunks are garbage.
     const gc = await store.gc({ liveManifests: [], graceMs: 0 });
     assert.equal(gc.removedChunks, report.chunks);
