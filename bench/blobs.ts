@@ -114,7 +114,12 @@ async function measure(label: string, data: Uint8Array, runs: number) {
     `  ${chunks} chunks, mean ${(data.length / chunks / 1024).toFixed(1)} KiB`,
   );
   line("chunk (streamed)", streamSeconds, streamCpu);
-  line("put (new data)", putSeconds, putCpu, `  ${first.newChunks} chunks written, made durable before the manifest`);
+  line(
+    "put (new data)",
+    putSeconds,
+    putCpu,
+    `  ${first.newChunks} chunks written, made durable before the manifest`,
+  );
   line("put (all stored)", againSeconds, againCpu);
   return { chunks, first };
 }
