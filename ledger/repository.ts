@@ -113,7 +113,6 @@ export class Repository implements ObjectReader {
   readonly #objects: string;
   /** Packs in `objects/pack`, opened lazily; rescanned when a lookup misses. */
   #packs: PackFile[] | undefined;
-  #packDirStamp = -1;
   /** Loose objects this process wrote since it last packed (see `packIfDue`). */
   #looseWritten = 0;
   /** Estimated loose objects present when first asked (git's sampling of one fan-out folder). */
@@ -235,35 +234,44 @@ export class Repository implements ObjectReader {
     return this.#packs!;
   }
 
-  /** Picks up packs added or removed by other writers; true if anything changed. */
+  /**
+   * Picks up packs added or removed by other writers; true if anything
+   * changed. The folder is listed each time: its mtime cannot tell, since two
+   * packs written within one clock tick leave it unchanged.
+   */
   #rescanPacks(): boolean {
     const dir = join(this.#objects, "pack");
-    let stamp: number;
+    let names: string[];
     try {
-      stamp = fs.statSync(dir).mtimeMs;
-    } catch {
-      stamp = 0;
+      names = fs.readdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      names = [];
     }
-    if (this.#packs && stamp === this.#packDirStamp) return false;
-    this.#packDirStamp = stamp;
-    const names = stamp === 0 ? [] : fs.readdirSync(dir);
     const wanted = new Set(
       names.filter((n) => n.endsWith(".idx") && n.startsWith("pack-")).map((n) => n.slice(0, -4)),
     );
     const kept: PackFile[] = [];
+    let changed = this.#packs === undefined;
     for (const pack of this.#packs ?? []) {
       if (wanted.has(pack.name)) {
         kept.push(pack);
         wanted.delete(pack.name);
-      } else pack.close();
+      } else {
+        pack.close();
+        changed = true;
+      }
     }
     for (const name of wanted) {
       const pack = PackFile.open(dir, name);
-      if (pack) kept.push(pack);
+      if (pack) {
+        kept.push(pack);
+        changed = true;
+      }
     }
     // The largest pack holds most objects: ask it first.
     this.#packs = kept.sort((a, b) => b.count - a.count);
-    return true;
+    return changed;
   }
 
   /**
@@ -289,7 +297,7 @@ export class Repository implements ObjectReader {
    * is opened and after received objects are stored; cheap when nothing is due.
    */
   packIfDue({
-    looseLimit = 1024,
+    looseLimit = 2048,
     packLimit = 16,
   }: {
     looseLimit?: number;

@@ -160,6 +160,22 @@ describe("packfiles", () => {
     for (const oid of loose) assert.ok((await reader.readObject(oid)).content.length >= 0);
   });
 
+  it("should see packs written in quick succession, by itself and by another reader", async () => {
+    const { gitdir } = await makeLedger();
+    const writer = await Repository.open({ gitdir });
+    const reader = await Repository.open({ gitdir });
+    const { objectId } = await import("../../ledger/object-codec.ts");
+    for (let round = 0; round < 20; round++) {
+      const content = text(`round ${round}\n`);
+      const oid = objectId("blob", content);
+      // Two packs within one clock tick leave the folder's mtime unchanged.
+      writer.writePack([{ oid, type: "blob", content }]);
+      const expected = `round ${round}\n`;
+      assert.equal(Buffer.from((await writer.readObject(oid)).content).toString(), expected);
+      assert.equal(Buffer.from((await reader.readObject(oid)).content).toString(), expected);
+    }
+  });
+
   it("should pack on its own once enough loose objects pile up, and merge many packs", async () => {
     const { ledger, alice, gitdir } = await makeLedger();
     for (let round = 0; round < 4; round++) {
