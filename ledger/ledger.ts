@@ -103,7 +103,14 @@ export class Ledger {
     // Housekeeping as `git gc --auto` does it: when loose objects have piled
     // up, pack them once here rather than between appends, where the file
     // churn would slow every block written.
-    repo.packIfDue();
+    try {
+      repo.packIfDue();
+    } catch (error) {
+      // A ledger opened read-only (a mounted copy, another user's) is still
+      // readable; only its housekeeping waits for a writer.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw error;
+    }
     return new Ledger(repo, rules);
   }
 

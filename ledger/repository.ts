@@ -215,7 +215,19 @@ export class Repository implements ObjectReader {
     return deflated ? decodeLoose(oid, deflated) : undefined;
   }
 
-  readonly #baseLookup = (oid: string): GitObject => this.readObjectSync(oid);
+  #baseDepth = 0;
+
+  /** A REF_DELTA's base, by id; a chain that loops back on itself is corrupt, not a stack overflow. */
+  readonly #baseLookup = (oid: string): GitObject => {
+    if (this.#baseDepth > MAX_BASE_DEPTH)
+      throw new CorruptObjectError(oid, "delta bases refer to each other in a loop");
+    this.#baseDepth++;
+    try {
+      return this.readObjectSync(oid);
+    } finally {
+      this.#baseDepth--;
+    }
+  };
 
   #fromPacks(oid: string): GitObject | undefined {
     for (const pack of this.#packList()) {
@@ -527,6 +539,9 @@ function readLoose(path: string): Buffer | undefined {
     fs.closeSync(fd);
   }
 }
+
+/** How many REF_DELTA bases one read may follow. */
+const MAX_BASE_DEPTH = 1000;
 
 /** A repack lock older than this was left by a crash. */
 const STALE_REPACK_MS = 10 * 60_000;
