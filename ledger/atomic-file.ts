@@ -1,8 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync } from "node:fs";
 import { link, lstat, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { GdoError } from "./errors.ts";
+
+/** fsync a file or folder by path (a folder: so renames into it survive a crash). */
+export function fsyncPathSync(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** `writeFileAtomic({ overwrite: false })` found a file already at the path. */
 export class FileExistsError extends GdoError {

@@ -2,12 +2,13 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { fsyncPathSync } from "./atomic-file.ts";
 import {
   CorruptObjectError,
   type GitObject,
   inflateWithRoom,
   type ObjectType,
-  objectHeader,
+  objectId,
   zlibBytes,
 } from "./object-codec.ts";
 
@@ -111,18 +112,10 @@ export function writePack(
     if (durable) fs.fsyncSync(fd);
     const name = `pack-${trailer.toString("hex")}`;
     fs.writeFileSync(tmpIdx, indexBytes(objects, offsets, crcs, trailer), { mode: 0o444 });
-    if (durable) {
-      const idxFd = fs.openSync(tmpIdx, "r");
-      fs.fsyncSync(idxFd);
-      fs.closeSync(idxFd);
-    }
+    if (durable) fsyncPathSync(tmpIdx);
     fs.renameSync(tmpPack, join(packDir, `${name}.pack`));
     fs.renameSync(tmpIdx, join(packDir, `${name}.idx`));
-    if (durable) {
-      const dirFd = fs.openSync(packDir, "r");
-      fs.fsyncSync(dirFd);
-      fs.closeSync(dirFd);
-    }
+    if (durable) fsyncPathSync(packDir);
     return name;
   } catch (error) {
     fs.rmSync(tmpPack, { force: true });
@@ -310,8 +303,7 @@ export class PackFile {
     const k = this.find(oid);
     if (k < 0) return undefined;
     const object = this.#readAt(this.#offsets[k]!, this.#ends[k]!, lookup, 0, oid);
-    const header = objectHeader(object.type, object.content.length);
-    const actual = createHash("sha1").update(header).update(object.content).digest("hex");
+    const actual = objectId(object.type, object.content);
     if (actual !== oid)
       throw new CorruptObjectError(oid, `content in ${this.name} hashes to ${actual}`);
     return object;

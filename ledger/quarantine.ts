@@ -1,9 +1,5 @@
-import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import { join } from "node:path";
 import { GdoError } from "./errors.ts";
-import { encodeLoose, objectId } from "./object-codec.ts";
+import { objectId } from "./object-codec.ts";
 import type { PackedObject } from "./pack.ts";
 import type { GitObject, ObjectReader, ObjectType, Repository } from "./repository.ts";
 
@@ -109,7 +105,7 @@ export class Quarantine implements ObjectReader {
     }
     if (fresh.length >= PACK_FROM) repo.writePack(fresh);
     else {
-      await writeLoose(repo, fresh);
+      repo.writeLoose(fresh);
       repo.packIfDue();
     }
     this.clear();
@@ -119,37 +115,3 @@ export class Quarantine implements ObjectReader {
 
 /** Batches of at least this many objects are stored as a pack. */
 const PACK_FROM = 64;
-
-/**
- * Loose objects, temp-then-rename each. Synchronous calls: a loose object is
- * a few small syscalls, and a thread-pool round trip per call cost more.
- */
-async function writeLoose(repo: Repository, objects: PackedObject[]): Promise<void> {
-  const touched = new Set<string>();
-  const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
-  objects.forEach(({ oid, type, content }, i) => {
-    const dir = join(repo.gitdir, "objects", oid.slice(0, 2));
-    fs.mkdirSync(dir, { recursive: true });
-    const path = join(dir, oid.slice(2));
-    const tmp = `${path}.${tag}.${i}.tmp`;
-    const fd = fs.openSync(tmp, "wx", 0o444);
-    try {
-      fs.writeFileSync(fd, encodeLoose(type, content));
-      if (repo.durable) fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, path);
-    touched.add(dir);
-  });
-  if (repo.durable) {
-    for (const dir of touched) {
-      const handle = await fsp.open(dir, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-}

@@ -3,10 +3,12 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { dirname, join } from "node:path";
 import git, { type PromiseFsClient } from "isomorphic-git";
+import { fsyncPathSync } from "./atomic-file.ts";
 import { GdoError, NotFoundError, VerificationError } from "./errors.ts";
 import {
   CorruptObjectError,
   decodeLoose,
+  encodeLoose,
   type GitObject,
   type ObjectType,
 } from "./object-codec.ts";
@@ -51,9 +53,14 @@ export function isOid(value: string): boolean {
  * new one, never a partial one: temp file in the same folder, optional fsync,
  * rename over the target.
  */
-function writeFileReplacing(path: string, data: Uint8Array | string, durable: boolean) {
+function writeFileReplacing(
+  path: string,
+  data: Uint8Array | string,
+  durable: boolean,
+  mode = 0o644,
+) {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fd = fs.openSync(tmp, "wx", 0o644);
+  const fd = fs.openSync(tmp, "wx", mode);
   try {
     fs.writeFileSync(fd, data);
     if (durable) fs.fsyncSync(fd);
@@ -211,7 +218,7 @@ export class Repository implements ObjectReader {
   }
 
   #fromLoose(oid: string): GitObject | undefined {
-    const deflated = readLoose(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`);
+    const deflated = readLoose(this.#loosePath(oid));
     return deflated ? decodeLoose(oid, deflated) : undefined;
   }
 
@@ -297,10 +304,33 @@ export class Repository implements ObjectReader {
     return name;
   }
 
+  #loosePath(oid: string): string {
+    return loosePath(this.#objects, oid);
+  }
+
+  /**
+   * Stores objects (with ids the caller computed from their bytes) as loose
+   * files, temp-then-rename each; with a durable repository every file and
+   * touched folder is fsynced before this returns. Synchronous calls: a
+   * loose object is a few small syscalls, and a thread-pool round trip per
+   * call cost more.
+   */
+  writeLoose(objects: PackedObject[]): void {
+    const touched = new Set<string>();
+    for (const { oid, type, content } of objects) {
+      const path = this.#loosePath(oid);
+      const dir = dirname(path);
+      fs.mkdirSync(dir, { recursive: true });
+      writeFileReplacing(path, encodeLoose(type, content), this.durable, 0o444);
+      touched.add(dir);
+    }
+    if (this.durable) for (const dir of touched) fsyncPathSync(dir);
+  }
+
   /** Whether an object is stored, packed or loose (without reading it). */
   storesObject(oid: string): boolean {
     if (this.#packed(oid)) return true;
-    return fs.existsSync(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`);
+    return fs.existsSync(this.#loosePath(oid));
   }
 
   /**
@@ -366,8 +396,7 @@ export class Repository implements ObjectReader {
       }
       if (objects.length === 0) return { objects: 0, removedPacks: 0 };
       const name = this.writePack(objects);
-      for (const oid of packedLoose)
-        fs.rmSync(`${this.#objects}${oid.slice(0, 2)}/${oid.slice(2)}`, { force: true });
+      for (const oid of packedLoose) fs.rmSync(this.#loosePath(oid), { force: true });
       let removedPacks = 0;
       for (const pack of old) {
         if (pack.name === name) continue;
@@ -586,7 +615,7 @@ function listLoose(objects: string): string[] {
 function inWriteOrder(objects: string, oids: string[]): string[] {
   const written = new Map<string, bigint>();
   for (const oid of oids) {
-    const stat = fs.statSync(`${objects}${oid.slice(0, 2)}/${oid.slice(2)}`, {
+    const stat = fs.statSync(loosePath(objects, oid), {
       bigint: true,
       throwIfNoEntry: false,
     });
@@ -596,6 +625,11 @@ function inWriteOrder(objects: string, oids: string[]): string[] {
     const d = written.get(a)! - written.get(b)!;
     return d < 0n ? -1 : d > 0n ? 1 : 0;
   });
+}
+
+/** `objects/ab/cdef…`: where git keeps a loose object. */
+function loosePath(objects: string, oid: string): string {
+  return `${objects}${oid.slice(0, 2)}/${oid.slice(2)}`;
 }
 
 /** git's estimate: the loose objects in one fan-out folder times 256. */
