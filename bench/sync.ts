@@ -1,16 +1,17 @@
 /**
- * `npm run bench -- sync [blocks] [blobMiB]`: two nodes in one process on
- * loopback. Measures
+ * `npm run bench -- sync [blocks] [blobMiB]`: two nodes on loopback, each in
+ * its own process as on two machines (the second is `_sync-peer.ts`). Measures
  *   1. a fresh node joining a ledger of `blocks` blocks (default 10,000): blocks/s;
  *   2. the chunk transfer of a `blobMiB` blob (default 256) from one node to the
  *      other, next to a raw Noise+Yamux stream of the same bytes over the same
  *      connection (the baseline), and the ratio.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
  *
- * `GDO_BENCH_PROFILE=DIR` writes a CPU profile of the main thread for each
- * measured phase only (join.cpuprofile, blob.cpuprofile), not of the setup.
+ * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
+ * each measured phase only (join.cpuprofile, blob.cpuprofile for the serving
+ * node; join-peer.cpuprofile, blob-peer.cpuprofile for the fetching one).
  */
-import { spawnSync } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -23,6 +24,7 @@ import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
+import type { PeerRequest } from "./_sync-peer.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
 const blobMiB = Number(process.argv[3] ?? 256);
@@ -37,13 +39,18 @@ if (profiler) {
   await profiler.post("Profiler.enable");
   await profiler.post("Profiler.setSamplingInterval", { interval: 500 });
 }
-async function profileStart(): Promise<void> {
-  await profiler?.post("Profiler.start");
+type Peer = Awaited<ReturnType<typeof startPeer>>;
+async function profileStart(peer: Peer): Promise<void> {
+  if (!profiler) return;
+  await profiler.post("Profiler.start");
+  await peer.ask({ kind: "profile", start: true });
 }
-async function profileStop(name: string): Promise<void> {
+async function profileStop(peer: Peer, name: string): Promise<void> {
   if (!profiler) return;
   const { profile } = await profiler.post("Profiler.stop");
   writeFileSync(join(profileDir!, `${name}.cpuprofile`), JSON.stringify(profile));
+  const path = join(profileDir!, `${name}-peer.cpuprofile`);
+  await peer.ask({ kind: "profile", start: false, path });
 }
 
 try {
@@ -119,19 +126,14 @@ try {
   });
   const main = await ledger.head();
 
-  await profileStart();
+  const b = await startPeer();
+  await profileStart(b);
   t = performance.now();
-  const b = await startNode({
-    ...common,
-    dataDir: bDir,
-    keyPath: join(bDir, "key"),
-    ledgerPath: join(bDir, "ledger.git"),
-    config: config({ bootstrap: [a.addresses[0]!] }),
-  });
+  await b.ask({ kind: "start", dataDir: bDir, bootstrap: a.addresses[0]!, cwd: root });
   const bRepo = join(bDir, "ledger.git", "refs", "heads", "main");
   await until(() => readFileSync(bRepo, { flag: "r" }).toString().trim() === main, 300_000, 10);
   const joinS = (performance.now() - t) / 1000;
-  await profileStop("join");
+  await profileStop(b, "join");
   log(
     `ledger    fresh node synced ${blocks} blocks in ${joinS.toFixed(2)} s: ${Math.round(blocks / joinS)} blocks/s (target: < 10 s)`,
   );
@@ -139,20 +141,21 @@ try {
   // Blob: put on A through its API, then time B's chunk fetch.
   const size = blobMiB * 1024 * 1024;
   const put = await postBlob(a, aDir, size);
-  await profileStart();
-  const s0 = (await b.status()).sync.chunks.fetchedBytes;
+  await profileStart(b);
+  const chunks = async () => ((await b.ask({ kind: "status" })) as PeerStatus).chunks;
+  const s0 = (await chunks()).fetchedBytes;
   let started = 0;
   await until(
     async () => {
-      const s = await b.status();
-      if (!started && s.sync.chunks.fetchedBytes > s0) started = performance.now();
-      return s.sync.chunks.fetchedBytes - s0 >= size && s.sync.chunks.missingChunks === 0;
+      const s = await chunks();
+      if (!started && s.fetchedBytes > s0) started = performance.now();
+      return s.fetchedBytes - s0 >= size && s.missingChunks === 0;
     },
     600_000,
-    100,
+    20,
   );
   const blobS = (performance.now() - started) / 1000;
-  await profileStop("blob");
+  await profileStop(b, "blob");
   const blobRate = blobMiB / blobS;
   log(
     `blob      ${blobMiB} MiB (${put.id.slice(0, 12)}) in ${blobS.toFixed(2)} s: ${blobRate.toFixed(1)} MiB/s`,
@@ -167,24 +170,54 @@ try {
     }
     await stream.close();
   });
-  t = performance.now();
-  const stream = await b.libp2p.dialProtocol(a.libp2p.peerId, RAW);
-  let got = 0;
-  for await (const piece of stream) got += piece.byteLength;
-  const rawS = (performance.now() - t) / 1000;
+  const raw = (await b.ask({
+    kind: "raw",
+    address: a.addresses[0]!,
+    protocol: RAW,
+  })) as { bytes: number; seconds: number };
+  const got = raw.bytes;
+  const rawS = raw.seconds;
   const rawRate = got / 1024 / 1024 / rawS;
   log(
     `raw       ${(got / 1024 / 1024).toFixed(0)} MiB Noise+Yamux stream in ${rawS.toFixed(2)} s: ${rawRate.toFixed(1)} MiB/s (baseline)`,
   );
   log(`ratio     blob / raw = ${(blobRate / rawRate).toFixed(2)} (target ≥ 0.7)`);
-  const rss = (await b.status()).node.memory.rss;
-  log(
-    `memory    process rss after the run ${(rss / 1024 / 1024).toFixed(0)} MiB (two nodes in one process)`,
-  );
-  await b.stop();
+  const { rss } = (await b.ask({ kind: "status" })) as PeerStatus;
+  log(`memory    receiving node's rss after the run ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+  await b.ask({ kind: "stop" });
   await a.stop();
 } finally {
   rmSync(root, { recursive: true, force: true });
+}
+
+interface PeerStatus {
+  chunks: { fetchedBytes: number; missingChunks: number };
+  rss: number;
+}
+
+/** The second node's process, ready for requests (one at a time). */
+async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown> }> {
+  const child = fork(join(import.meta.dirname, "_sync-peer.ts"), {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  process.once("exit", () => child.kill());
+  let pending: { done(m: unknown): void; fail(e: Error): void } | undefined;
+  child.on("message", (m) => pending?.done(m));
+  child.on("exit", (code) => pending?.fail(new Error(`bench peer exited (${code})`)));
+  const next = () =>
+    new Promise<Record<string, unknown>>((done, fail) => {
+      pending = { done: (m) => done(m as Record<string, unknown>), fail };
+    });
+  await next();
+  return {
+    async ask(request) {
+      const answer = next();
+      child.send(request);
+      const value = await answer;
+      if (typeof value.error === "string") throw new Error(value.error);
+      return value;
+    },
+  };
 }
 
 async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 25) {

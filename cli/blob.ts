@@ -205,6 +205,7 @@ const blobCheck: Command = {
       ctx.out(`corrupt chunk ${c.chunk}: ${c.reason} (blobs: ${c.blobs.join(", ") || "none"})\n`);
     }
     for (const b of report.affectedBlobs) ctx.out(`affected blob ${b}\n`);
+    for (const d of report.damagedPacks) ctx.out(`damaged chunk pack ${d.path}: ${d.reason}\n`);
     for (const p of report.strayFiles) ctx.err(`gdo: stray file ${p} (ignored)\n`);
     const what = readData
       ? `${report.chunks} chunks re-hashed (${report.checkedBytes} bytes)`
@@ -212,12 +213,13 @@ const blobCheck: Command = {
     ctx.out(`checked ${report.blobs} blobs, ${what}\n`);
     if (!report.ok) {
       throw new StoreCheckError(
-        `${report.affectedBlobs.length} blob(s) affected: ${report.missingChunks.length} missing chunk(s), ${report.corruptChunks.length} corrupt chunk(s), ${report.badManifests.length} bad manifest(s)`,
+        `${report.affectedBlobs.length} blob(s) affected: ${report.missingChunks.length} missing chunk(s), ${report.corruptChunks.length} corrupt chunk(s), ${report.badManifests.length} bad manifest(s), ${report.damagedPacks.length} damaged pack(s)`,
         {
           badChunks: report.corruptChunks.map((c) => c.chunk),
           missingChunks: report.missingChunks.map((c) => c.chunk),
           blobs: report.affectedBlobs,
           badManifests: report.badManifests.map((m) => m.id),
+          damagedPacks: report.damagedPacks.map((d) => d.path),
         },
       );
     }

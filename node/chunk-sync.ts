@@ -2,9 +2,14 @@
  * `/gdo/chunks/1`: fetching the chunks of wanted blobs from any peer that
  * has them.
  *
- *   client → server   0x01 GET      {ids:[64-hex…]}     (≤ 256 ids, one request per stream)
+ *   client → server   0x01 GET      {ids:[64-hex…]}     (≤ 256 ids per request)
  *   server → client   0x81 CHUNK    id (32 bytes) ‖ chunk bytes      one frame per id, in order
  *                     0x82 MISSING  id (32 bytes)                    not here (or unreadable)
+ *
+ * A stream carries many requests, answered in order, until the client closes
+ * its side: the client sends its next GET before the current answer ends, so
+ * the server never waits for work, and a stream's flow-control window grows
+ * once instead of starting small for every request.
  *
  * Which blobs a node wants: the `*.blob` pointer files in main's tree whose
  * path matches `config.replicate`. For those, only chunks the store lacks are
@@ -35,7 +40,11 @@ export const CHUNK = 0x81;
 export const MISSING = 0x82;
 export const MAX_GET_IDS = 256;
 /** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
-const REQUEST_BYTES = 2 * 1024 * 1024;
+const REQUEST_BYTES = 4 * 1024 * 1024;
+/** Requests sent on a stream before their answers are read. */
+const REQUESTS_AHEAD = 2;
+/** A stream is closed and a new one opened after this many requests (the server caps a stream's life). */
+const REQUESTS_PER_STREAM = 64;
 const BAD_CHUNK_PENALTY = 5;
 /** Received chunks are written (and synced) in groups of about this many bytes. */
 const WRITE_GROUP_BYTES = 4 * 1024 * 1024;
@@ -213,7 +222,7 @@ export class ChunkSync {
     };
     const lane = async (peer: PeerId) => {
       const id = peer.toString();
-      // A request's chunks are stored while the lane's next request is
+      // A request's chunks are stored while the lane's next requests are
       // received (at most STORING_PER_LANE requests still being written).
       const storing = new Set<Promise<void>>();
       const failed = (batch: Wanted[], error: unknown) => {
@@ -225,27 +234,48 @@ export class ChunkSync {
         for (;;) {
           signal.throwIfAborted();
           if (this.#init.peers.banned(id)) return;
-          const batch = take(id);
-          if (batch.length === 0) return;
-          let stored: Promise<void>;
+          let requests = 0;
+          let session: ChunkSession | undefined;
+          // Sent and not yet answered, oldest first.
+          const sent: Wanted[][] = [];
           try {
-            ({ stored } = await this.#fetchBatch(peer, batch, queue, signal));
+            for (;;) {
+              while (sent.length < REQUESTS_AHEAD && requests < REQUESTS_PER_STREAM) {
+                const batch = take(id);
+                if (batch.length === 0) break;
+                sent.push(batch);
+                requests++;
+                session ??= await this.#openSession(peer, queue, signal);
+                await session.request(batch, { signal });
+              }
+              const batch = sent[0];
+              if (!batch) break;
+              if (sent.length === 1 && requests < REQUESTS_PER_STREAM) {
+                // Nothing more to ask: let the server end the stream after this answer.
+                await session!.finish({ signal });
+              }
+              const { stored } = await session!.receive(batch, { signal });
+              sent.shift();
+              const settled: Promise<void> = stored
+                .catch((error) => {
+                  if (!signal.aborted) failed(batch, error);
+                })
+                .finally(() => {
+                  for (const w of batch) inFlight.delete(w.id);
+                  storing.delete(settled);
+                });
+              storing.add(settled);
+              if (storing.size >= STORING_PER_LANE) await Promise.race(storing);
+            }
+            await session?.finish({ signal });
           } catch (error) {
-            for (const w of batch) inFlight.delete(w.id);
+            session?.abort(error as Error);
+            for (const w of sent.flat()) inFlight.delete(w.id);
             if (signal.aborted) throw error;
-            failed(batch, error);
+            failed(sent.flat(), error);
             continue;
           }
-          const settled: Promise<void> = stored
-            .catch((error) => {
-              if (!signal.aborted) failed(batch, error);
-            })
-            .finally(() => {
-              for (const w of batch) inFlight.delete(w.id);
-              storing.delete(settled);
-            });
-          storing.add(settled);
-          if (storing.size >= STORING_PER_LANE) await Promise.race(storing);
+          if (requests < REQUESTS_PER_STREAM) return;
         }
       } finally {
         await Promise.all(storing);
@@ -262,15 +292,15 @@ export class ChunkSync {
   }
 
   /**
-   * Requests `batch` from a peer and reads the answer; resolves once the
-   * stream is read, with a promise of the received chunks being stored.
+   * A stream to `peer` for a run of requests: `request` sends a GET,
+   * `receive` reads the answer to the oldest one and returns a promise of its
+   * chunks being stored, `finish` closes the client's side.
    */
-  async #fetchBatch(
+  async #openSession(
     peer: PeerId,
-    batch: Wanted[],
     queue: Map<string, Wanted>,
     signal: AbortSignal,
-  ): Promise<{ stored: Promise<void> }> {
+  ): Promise<ChunkSession> {
     const { blobs, peers, limits, log } = this.#init;
     const id = peer.toString();
     const record = peers.get(id);
@@ -279,73 +309,84 @@ export class ChunkSync {
       maxFrame: MAX_CHUNK_SIZE + 64,
       idleMs: limits.streamIdleMs,
     });
-    const writes: Promise<void>[] = [];
+    let finished = false;
     // Received chunks are stored in groups (one writer registration, one
-    // batch sync and one fsync per touched folder per group), each group
-    // written while the next is being received.
-    let group: { w: Wanted; bytes: Uint8Array }[] = [];
-    let groupBytes = 0;
-    const store = () => {
-      if (group.length === 0) return;
-      const items = group;
-      group = [];
-      groupBytes = 0;
-      writes.push(
-        blobs
-          .writeVerifiedChunks({
-            chunks: items.map(({ w, bytes }) => ({ id: w.id, bytes })),
-            signal,
-          })
-          .then((results) => {
-            results.forEach((result, k) => {
-              const { w, bytes } = items[k]!;
-              if (result instanceof Error) {
-                w.excluded.add(id);
-                record.refusedChunks++;
-                this.#progress.refusedChunks++;
-                const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
-                log(
-                  `refused   chunk ${w.id.slice(0, 12)} from ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
-                );
-                return;
-              }
-              queue.delete(w.id);
-              record.chunksIn++;
-              this.#progress.fetchedChunks++;
-              this.#progress.fetchedBytes += bytes.length;
-            });
-          }),
-      );
-    };
-    try {
-      await sendJson(stream, GET, { ids: batch.map((w) => w.id) }, { signal });
-      await stream.close({ signal });
-      for (const w of batch) {
-        const frame = await reader.expect([CHUNK, MISSING], { signal });
-        if (frame.payload.length < 32) throw new ProtocolError("chunk frame without an id");
-        const got = Buffer.from(frame.payload.subarray(0, 32)).toString("hex");
-        if (got !== w.id) throw new ProtocolError("chunks answered out of order");
-        if (frame.kind === MISSING) {
-          w.excluded.add(id);
-          continue;
+    // pack, one fsync per group), each written while the next is received.
+    const storeGroup = (group: { w: Wanted; bytes: Uint8Array }[]): Promise<void> =>
+      blobs
+        .writeVerifiedChunks({
+          chunks: group.map(({ w, bytes }) => ({ id: w.id, bytes })),
+          signal,
+        })
+        .then((results) => {
+          results.forEach((result, k) => {
+            const { w, bytes } = group[k]!;
+            if (result instanceof Error) {
+              w.excluded.add(id);
+              record.refusedChunks++;
+              this.#progress.refusedChunks++;
+              const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
+              log(
+                `refused   chunk ${w.id.slice(0, 12)} from ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
+              );
+              return;
+            }
+            queue.delete(w.id);
+            record.chunksIn++;
+            this.#progress.fetchedChunks++;
+            this.#progress.fetchedBytes += bytes.length;
+          });
+        });
+    return {
+      async request(batch, options) {
+        await sendJson(stream, GET, { ids: batch.map((w) => w.id) }, options);
+      },
+      async receive(batch, options) {
+        const writes: Promise<void>[] = [];
+        let group: { w: Wanted; bytes: Uint8Array }[] = [];
+        let groupBytes = 0;
+        const store = () => {
+          if (group.length === 0) return;
+          writes.push(storeGroup(group));
+          group = [];
+          groupBytes = 0;
+        };
+        try {
+          for (const w of batch) {
+            const frame = await reader.expect([CHUNK, MISSING], options);
+            if (frame.payload.length < 32) throw new ProtocolError("chunk frame without an id");
+            const got = Buffer.from(frame.payload.subarray(0, 32)).toString("hex");
+            if (got !== w.id) throw new ProtocolError("chunks answered out of order");
+            if (frame.kind === MISSING) {
+              w.excluded.add(id);
+              continue;
+            }
+            const bytes = frame.payload.subarray(32);
+            record.chunkBytesIn += bytes.length;
+            group.push({ w, bytes });
+            groupBytes += bytes.length;
+            if (groupBytes >= WRITE_GROUP_BYTES) store();
+          }
+          store();
+        } catch (error) {
+          await Promise.allSettled(writes);
+          throw error;
         }
-        const bytes = frame.payload.subarray(32);
-        record.chunkBytesIn += bytes.length;
-        group.push({ w, bytes });
-        groupBytes += bytes.length;
-        if (groupBytes >= WRITE_GROUP_BYTES) store();
-      }
-      store();
-    } catch (error) {
-      stream.abort(error as Error);
-      await Promise.allSettled(writes);
-      throw error;
-    }
-    return { stored: Promise.all(writes).then(() => {}) };
+        return { stored: Promise.all(writes).then(() => {}) };
+      },
+      async finish(options) {
+        if (finished) return;
+        finished = true;
+        await stream.close(options);
+      },
+      abort(error) {
+        stream.abort(error);
+      },
+    };
   }
 
   async #serve(stream: Stream, peer: PeerId): Promise<void> {
-    const { gate, blobs, limits, hooks, peers } = this.#init;
+    const { gate, limits, peers } = this.#init;
     if (!gate.decide(peer, "inbound").admit) {
       stream.abort(new ProtocolError("not admitted"));
       return;
@@ -355,36 +396,53 @@ export class ChunkSync {
       maxFrame: limits.maxChunkRequest,
       idleMs: limits.streamIdleMs,
     });
-    const record = peers.get(peer.toString());
     try {
-      const frame = await reader.expect([GET], { signal });
-      const ids = parseJson(frame.payload, "GET").ids;
-      if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every((i) => HEX64.test(i)))
-        throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
       const out = new FrameBatch(stream);
-      for (const chunk of ids as string[]) {
-        const idBytes = Buffer.from(chunk, "hex");
-        let bytes: Uint8Array | undefined;
-        try {
-          bytes = await blobs.readChunk({ id: chunk });
-        } catch (error) {
-          if (!(error instanceof GdoError)) throw error;
-        }
-        if (!bytes) {
-          await out.add(MISSING, [idBytes], { signal });
-          continue;
-        }
-        if (hooks?.chunk) bytes = hooks.chunk(chunk, bytes);
-        await out.add(CHUNK, [idBytes, bytes], { signal });
-        record.chunkBytesOut += bytes.length;
-        this.#progress.servedChunks++;
-        this.#progress.servedBytes += bytes.length;
+      for (;;) {
+        const frame = await reader.next({ signal });
+        if (!frame) break;
+        if (frame.kind !== GET)
+          throw new ProtocolError(`unexpected message kind 0x${frame.kind.toString(16)}`);
+        await this.#answer(parseJson(frame.payload, "GET").ids, out, peer, signal);
+        await out.flush({ signal });
       }
-      await out.flush({ signal });
       await stream.close({ signal });
     } catch (error) {
       stream.abort(error as Error);
       if (error instanceof ProtocolError) peers.penalize(peer.toString(), 1, error.message);
     }
   }
+
+  /** Queues the frames answering one GET on `out`. */
+  async #answer(ids: unknown, out: FrameBatch, peer: PeerId, signal: AbortSignal): Promise<void> {
+    const { blobs, hooks, peers } = this.#init;
+    const record = peers.get(peer.toString());
+    if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every((i) => HEX64.test(i)))
+      throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
+    for (const chunk of ids as string[]) {
+      const idBytes = Buffer.from(chunk, "hex");
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await blobs.readChunk({ id: chunk });
+      } catch (error) {
+        if (!(error instanceof GdoError)) throw error;
+      }
+      if (!bytes) {
+        await out.add(MISSING, [idBytes], { signal });
+        continue;
+      }
+      if (hooks?.chunk) bytes = hooks.chunk(chunk, bytes);
+      await out.add(CHUNK, [idBytes, bytes], { signal });
+      record.chunkBytesOut += bytes.length;
+      this.#progress.servedChunks++;
+      this.#progress.servedBytes += bytes.length;
+    }
+  }
+}
+
+interface ChunkSession {
+  request(batch: Wanted[], options: { signal: AbortSignal }): Promise<void>;
+  receive(batch: Wanted[], options: { signal: AbortSignal }): Promise<{ stored: Promise<void> }>;
+  finish(options: { signal: AbortSignal }): Promise<void>;
+  abort(error: Error): void;
 }

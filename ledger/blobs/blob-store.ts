@@ -84,6 +84,8 @@ export interface CheckReport {
   /** Every blob that cannot be read back intact. */
   affectedBlobs: string[];
   strayFiles: string[];
+  /** Chunk packs whose index does not verify (their chunks count as missing). */
+  damagedPacks: { path: string; reason: string }[];
   ok: boolean;
 }
 
@@ -142,7 +144,12 @@ export async function openBlobStore(options: OpenBlobStoreOptions): Promise<Blob
   for (const dir of ["manifests", "tmp", "locks"]) {
     await fs.mkdir(join(root, dir), { recursive: true });
   }
-  const chunks = new ChunkStore({ fs, dir: join(root, "chunks"), tmpDir: join(root, "tmp") });
+  const chunks = new ChunkStore({
+    fs,
+    dir: join(root, "chunks"),
+    packDir: join(root, "packs"),
+    tmpDir: join(root, "tmp"),
+  });
   await chunks.init();
   const chunker = await loadConfig(fs, root, options.chunker);
   const store = new BlobStore({
@@ -548,6 +555,7 @@ export class BlobStore {
   }): Promise<string[]> {
     const unique = [...new Set(ids)];
     for (const id of unique) assertHexId(id, "chunk");
+    await this.chunks.packs.refresh();
     const limit = limitConcurrency(32);
     const present = await Promise.all(
       unique.map((id) =>
@@ -592,10 +600,10 @@ export class BlobStore {
   /**
    * `writeVerifiedChunk` for many chunks under one writer registration: each
    * chunk is hashed and refused on a mismatch (its result is the
-   * `ChunkCorruptError`, the others still go in), the new ones are written as
-   * one batch (temp files, one batch sync, renames) and each touched folder
-   * is fsynced once. Results are in input order: true if written, false if
-   * the store had it.
+   * `ChunkCorruptError`, the others still go in), the new ones are written
+   * durably as one batch (`ChunkStore.writeTrustedBatch`: a pack from a few
+   * chunks). Results are in input order: true if written, false if the store
+   * had it.
    */
   async writeVerifiedChunks({
     chunks,
@@ -620,18 +628,9 @@ export class BlobStore {
     const leave = await this.lock.enterWriter({ signal });
     try {
       signal?.throwIfAborted();
-      const present = new Set<string>();
-      await Promise.all(
-        [...fresh.keys()].map(async (id) => {
-          if (await this.chunks.touch(id)) present.add(id);
-        }),
-      );
+      const present = await this.chunks.present([...fresh.keys()]);
       const batch = [...fresh.values()].filter((c) => !present.has(c.id));
-      if (batch.length > 0) {
-        await this.chunks.writeTrustedBatch(batch);
-        const dirs = new Set(batch.map((c) => this.chunks.fanoutDir(c.id)));
-        await Promise.all([...dirs].map((dir) => syncDir(this.fs, dir)));
-      }
+      if (batch.length > 0) await this.chunks.writeTrustedBatch(batch);
       const counted = new Set<string>();
       return results.map((r, k) => {
         if (r instanceof ChunkCorruptError) return r;
@@ -668,6 +667,7 @@ export class BlobStore {
       corruptChunks: [],
       affectedBlobs: [],
       strayFiles: [],
+      damagedPacks: [],
       ok: true,
     };
     // chunk id → expected length and the blobs that use it
@@ -713,6 +713,9 @@ export class BlobStore {
       }
     }
     await Promise.all(jobs);
+    await this.chunks.packs.refresh();
+    for (const [path, reason] of this.chunks.packs.damaged)
+      report.damagedPacks.push({ path, reason });
     for (const [chunk, w] of wanted) {
       if (!seen.has(chunk)) report.missingChunks.push({ chunk, blobs: w.blobs });
     }
@@ -724,6 +727,7 @@ export class BlobStore {
     report.affectedBlobs = [...affected].sort();
     report.corruptChunks.sort((a, b) => a.chunk.localeCompare(b.chunk));
     report.ok =
+      report.damagedPacks.length === 0 &&
       report.badManifests.length === 0 &&
       report.missingChunks.length === 0 &&
       report.corruptChunks.length === 0;
@@ -792,6 +796,7 @@ export class BlobStore {
           report.removedBytes += file.size;
         }
       }
+      await this.chunks.compactPacks();
       report.removedTempFiles = await this.removeStaleTempFiles();
       return report;
     } finally {

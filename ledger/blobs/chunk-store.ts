@@ -1,20 +1,28 @@
 /**
- * Content-addressed chunk files: `<root>/chunks/ab/cdef…` holds the bytes whose
- * SHA-256 is `abcdef…` (256-way fan-out by the first two hex digits keeps
- * directories small). Files are written once, atomically, read-only (0444), and
- * every read re-hashes: a file whose bytes do not match its name is never
- * returned.
+ * Content-addressed chunks. One chunk at a time goes to its own file:
+ * `<root>/chunks/ab/cdef…` holds the bytes whose SHA-256 is `abcdef…`
+ * (256-way fan-out by the first two hex digits keeps directories small). A
+ * batch of chunks (received from a peer) goes to one pack in
+ * `<root>/packs/` (`chunk-pack.ts`). Both are written once, atomically,
+ * read-only (0444), and every read re-hashes: bytes that do not match their
+ * id are never returned.
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { StagedFiles, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
+import { StagedFiles, syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
+import { ChunkPacks } from "./chunk-pack.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
 /** No chunker the store accepts cuts chunks larger than this (the 2020 reference's bound). */
 export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+
+/** From this many chunks a batch is written as one pack rather than a file each. */
+const PACK_FROM = 8;
+/** A batch is cut into packs of at most about this many bytes. */
+const PACK_BYTES = 64 * 1024 * 1024;
 
 const FANOUT = /^[0-9a-f]{2}$/;
 const REST = /^[0-9a-f]{62}$/;
@@ -31,13 +39,25 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 export class ChunkStore {
   readonly dir: string;
+  readonly packs: ChunkPacks;
   private readonly fs: StoreFs;
   private readonly tmpDir: string;
 
-  constructor({ fs, dir, tmpDir }: { fs: StoreFs; dir: string; tmpDir: string }) {
+  constructor({
+    fs,
+    dir,
+    packDir,
+    tmpDir,
+  }: {
+    fs: StoreFs;
+    dir: string;
+    packDir: string;
+    tmpDir: string;
+  }) {
     this.fs = fs;
     this.dir = dir;
     this.tmpDir = tmpDir;
+    this.packs = new ChunkPacks({ fs, dir: packDir, tmpDir });
   }
 
   /** Creates the 256 fan-out directories once, so writes never race on mkdir. */
@@ -48,6 +68,8 @@ export class ChunkStore {
       const name = i.toString(16).padStart(2, "0");
       if (!present.has(name)) await this.fs.mkdir(join(this.dir, name), { recursive: true });
     }
+    await this.fs.mkdir(this.packs.dir, { recursive: true });
+    await this.packs.refresh();
   }
 
   fanoutDir(id: string): string {
@@ -60,6 +82,7 @@ export class ChunkStore {
   }
 
   async has(id: string): Promise<boolean> {
+    if (this.packs.locate(id)) return true;
     try {
       await this.fs.stat(this.path(id));
       return true;
@@ -75,6 +98,7 @@ export class ChunkStore {
    * the gc grace period for a chunk a put is about to reference.
    */
   async touch(id: string, now = new Date()): Promise<boolean> {
+    if (await this.packs.touch(id, now)) return true;
     try {
       await this.fs.utimes(this.path(id), now, now);
       return true;
@@ -84,9 +108,54 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Which of `ids` (distinct) are stored, renewing their gc grace as `touch`
+   * does. A batch that `writeTrustedBatch` will pack is only looked up in the
+   * packs (memory, no syscall per chunk): one that is also kept as a file is
+   * then stored twice, which `list` and `remove` treat as one chunk.
+   */
+  async present(ids: string[], now = new Date()): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (ids.length >= PACK_FROM) {
+      for (const id of ids) if (await this.packs.touch(id, now)) found.add(id);
+      return found;
+    }
+    await Promise.all(
+      ids.map(async (id) => {
+        if (await this.touch(id, now)) found.add(id);
+      }),
+    );
+    return found;
+  }
+
   /** Reads a chunk and refuses it unless its bytes hash to `id`. */
   async read(id: string, blob?: string): Promise<Uint8Array> {
     const path = this.path(id);
+    const packed = await this.#readPacked(id, blob);
+    if (packed) return packed;
+    try {
+      return await this.#readFile(id, path, blob);
+    } catch (error) {
+      if (!(error instanceof ChunkMissingError)) throw error;
+      // Another process may have packed it since this one looked.
+      await this.packs.refresh();
+      const late = await this.#readPacked(id, blob);
+      if (late) return late;
+      throw error;
+    }
+  }
+
+  async #readPacked(id: string, blob?: string): Promise<Uint8Array | undefined> {
+    const entry = this.packs.locate(id);
+    if (!entry) return undefined;
+    if (entry.length > MAX_CHUNK_SIZE) {
+      throw oversizedChunk(id, entry.length, this.packs.dir, blob);
+    }
+    const found = await this.packs.read(id);
+    return found && verifiedChunk(id, found.bytes, found.path, blob);
+  }
+
+  async #readFile(id: string, path: string, blob?: string): Promise<Uint8Array> {
     if (this.fs === nodeStoreFs) return this.#readDirect(id, path, blob);
     let handle: Awaited<ReturnType<StoreFs["open"]>>;
     try {
@@ -196,19 +265,36 @@ export class ChunkStore {
   }
 
   /**
-   * Writes chunks already verified (`verify`) as one batch: temp files, one
-   * batch sync, renames (see `writeFilesAtomic`). Directories are the
-   * caller's to fsync.
+   * Writes chunks already verified (`verify`) and not yet stored, durably:
+   * from `PACK_FROM` chunks as packs, fewer as files (temp files, one batch
+   * sync, renames, an fsync per touched folder; see `writeFilesAtomic`).
    */
   async writeTrustedBatch(chunks: { id: string; bytes: Uint8Array }[]): Promise<void> {
+    if (chunks.length >= PACK_FROM) {
+      let start = 0;
+      let bytes = 0;
+      for (let k = 0; k < chunks.length; k++) {
+        bytes += chunks[k]!.bytes.length;
+        if (bytes >= PACK_BYTES || k === chunks.length - 1) {
+          await this.packs.write(chunks.slice(start, k + 1));
+          start = k + 1;
+          bytes = 0;
+        }
+      }
+      return;
+    }
     await writeFilesAtomic({
       fs: this.fs,
       tmpDir: this.tmpDir,
       files: chunks.map((c) => ({ path: this.path(c.id), data: c.bytes, chunk: c.id })),
     });
+    const dirs = new Set(chunks.map((c) => this.fanoutDir(c.id)));
+    await Promise.all([...dirs].map((dir) => syncDir(this.fs, dir)));
   }
 
+  /** Removes a chunk file now; a packed chunk is marked, and gone at `compactPacks`. */
   async remove(id: string): Promise<void> {
+    this.packs.remove(id);
     try {
       await this.fs.unlink(this.path(id));
     } catch (error) {
@@ -216,11 +302,35 @@ export class ChunkStore {
     }
   }
 
+  /** Rewrites the packs that hold removed chunks (see `ChunkPacks.compact`). */
+  async compactPacks(): Promise<void> {
+    await this.packs.compact(
+      (id, bytes) => bytes.length <= MAX_CHUNK_SIZE && sha256Hex(bytes) === id,
+    );
+  }
+
   /**
-   * Every chunk file, with its size and mtime. Names that are not chunk ids
-   * (stray files) are reported through `stray` and never touched.
+   * Every stored chunk, with its size and mtime (a packed chunk's is its
+   * pack's), each id once: a chunk stored twice (a file and a pack entry)
+   * gets the newer mtime, so gc keeps or removes both copies together. Names
+   * that are not chunk ids (stray files) are reported through `stray` and
+   * never touched.
    */
   async *list(stray?: (path: string) => void): AsyncGenerator<ChunkFile> {
+    const packed = new Map<string, ChunkFile>();
+    for await (const entry of this.packs.list()) {
+      const other = packed.get(entry.id);
+      if (!other || other.mtimeMs < entry.mtimeMs) packed.set(entry.id, entry);
+    }
+    for await (const file of this.#listFiles(stray)) {
+      const copy = packed.get(file.id);
+      packed.delete(file.id);
+      yield copy && copy.mtimeMs > file.mtimeMs ? { ...file, mtimeMs: copy.mtimeMs } : file;
+    }
+    yield* packed.values();
+  }
+
+  async *#listFiles(stray?: (path: string) => void): AsyncGenerator<ChunkFile> {
     for (const fan of (await this.fs.readdir(this.dir)).sort()) {
       const fanDir = join(this.dir, fan);
       if (!FANOUT.test(fan)) {

@@ -45,6 +45,13 @@ export class ChunkCorruptError extends VerificationError {
   }
 }
 
+/** A chunk pack's index or trailer does not verify (`data.path`, `data.reason`); its chunks count as missing. */
+export class ChunkPackCorruptError extends VerificationError {
+  constructor(message: string, data: { path: string; reason: string }) {
+    super("chunk-pack-corrupt", message, data);
+  }
+}
+
 /** A chunk a manifest references is not in the store. */
 export class ChunkMissingError extends GdoError {
   constructor(message: string, data: { chunk: string; blob?: string }) {
@@ -87,7 +94,13 @@ export class ManifestCorruptError extends VerificationError {
 export class StoreCheckError extends VerificationError {
   constructor(
     message: string,
-    data: { badChunks: string[]; missingChunks: string[]; blobs: string[]; badManifests: string[] },
+    data: {
+      badChunks: string[];
+      missingChunks: string[];
+      blobs: string[];
+      badManifests: string[];
+      damagedPacks: string[];
+    },
   ) {
     super("blob-check-failed", message, data);
   }

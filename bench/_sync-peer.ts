@@ -1,0 +1,76 @@
+/**
+ * The second node of `bench/sync.ts`, in its own process (as on another
+ * machine): started, asked for its status, and asked to read a raw stream
+ * from the first node, over IPC.
+ */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { multiaddr } from "@multiformats/multiaddr";
+import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
+import { type RunningNode, startNode } from "../node/daemon.ts";
+
+export type PeerRequest =
+  | { kind: "start"; dataDir: string; bootstrap: string; cwd: string }
+  | { kind: "status" }
+  | { kind: "raw"; address: string; protocol: string }
+  | { kind: "profile"; start: true }
+  | { kind: "profile"; start: false; path: string }
+  | { kind: "stop" };
+
+let node: RunningNode | undefined;
+let profiler: Session | undefined;
+const reply = (value: unknown) => process.send!(value);
+
+process.on("message", async (request: PeerRequest) => {
+  try {
+    if (request.kind === "start") {
+      const config: NodeConfig = {
+        ...structuredClone(DEFAULT_CONFIG),
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        mdns: false,
+        httpPort: 0,
+        bootstrap: [request.bootstrap],
+      };
+      node = await startNode({
+        dataDir: request.dataDir,
+        keyPath: `${request.dataDir}/key`,
+        ledgerPath: `${request.dataDir}/ledger.git`,
+        cwd: request.cwd,
+        founder: "x",
+        organisation: "x",
+        genesisFiles: async () => [],
+        log: () => {},
+        config,
+      });
+      reply({ started: true });
+    } else if (request.kind === "status") {
+      const status = await node!.status();
+      reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
+    } else if (request.kind === "raw") {
+      const t = performance.now();
+      const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
+      let bytes = 0;
+      for await (const piece of stream) bytes += piece.byteLength;
+      reply({ bytes, seconds: (performance.now() - t) / 1000 });
+    } else if (request.kind === "profile") {
+      if (request.start) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post("Profiler.enable");
+        await profiler.post("Profiler.setSamplingInterval", { interval: 500 });
+        await profiler.post("Profiler.start");
+      } else {
+        const { profile } = await profiler!.post("Profiler.stop");
+        writeFileSync(request.path, JSON.stringify(profile));
+      }
+      reply({ profiling: request.start });
+    } else {
+      await node?.stop();
+      reply({ stopped: true });
+      process.exit(0);
+    }
+  } catch (error) {
+    reply({ error: (error as Error).stack });
+  }
+});
+reply({ ready: true });

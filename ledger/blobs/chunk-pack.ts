@@ -1,0 +1,380 @@
+/**
+ * Chunk packs: many chunks in one file. A batch of chunks received from a
+ * peer is stored as one pack instead of one file per chunk: creating a file
+ * costs the kernel far more than writing its bytes (measured on the 2-core
+ * VM: 2.7–3.3 s of system time for the 7,200 files of a 256 MiB blob, 0.12 s
+ * for the same bytes appended to one file).
+ *
+ *     "GDOCPK01"                                                8 bytes
+ *     the chunks' bytes, back to back
+ *     index, one entry per chunk in file order:
+ *       id (32 bytes) ‖ offset (u32 BE) ‖ length (u32 BE)       40 bytes each
+ *     trailer: count (u32 BE) ‖ SHA-256 of the index ‖ "GDOCPKIX"  44 bytes
+ *
+ * A pack is named `<first 32 hex digits of the index hash>.gcp`. Every chunk
+ * read from a pack is still re-hashed against its id by the chunk store; the
+ * index hash only makes a damaged index refuse its whole pack (its chunks are
+ * then missing, and fetched again) rather than point reads at wrong bytes.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { syncDir, tempName } from "./atomic-write.ts";
+import { BlobWriteError, ChunkPackCorruptError } from "./errors.ts";
+import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
+
+const MAGIC = Buffer.from("GDOCPK01");
+const INDEX_MAGIC = Buffer.from("GDOCPKIX");
+const ENTRY_BYTES = 40;
+const TRAILER_BYTES = 4 + 32 + 8;
+/** Offsets are u32: a pack stays below 4 GiB (writers cut batches far smaller). */
+const MAX_PACK_BYTES = 0xffff_ffff;
+export const PACK_NAME = /^[0-9a-f]{32}\.gcp$/;
+
+export interface PackEntry {
+  id: string;
+  offset: number;
+  length: number;
+}
+
+interface Pack {
+  name: string;
+  path: string;
+  entries: PackEntry[];
+  /** Entries `remove` marked for the next `compact`. */
+  dead: Set<string>;
+  touchedAt: number;
+}
+
+/** A pack file's bytes (as parts to write in order) and its name. */
+export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
+  name: string;
+  parts: Uint8Array[];
+  size: number;
+} {
+  const index = Buffer.alloc(chunks.length * ENTRY_BYTES);
+  let offset = MAGIC.length;
+  chunks.forEach((chunk, k) => {
+    const at = k * ENTRY_BYTES;
+    index.write(chunk.id, at, "hex");
+    index.writeUInt32BE(offset, at + 32);
+    index.writeUInt32BE(chunk.bytes.length, at + 36);
+    offset += chunk.bytes.length;
+  });
+  const size = offset + index.length + TRAILER_BYTES;
+  if (size > MAX_PACK_BYTES) throw new RangeError(`a chunk pack of ${size} bytes is too large`);
+  const digest = createHash("sha256").update(index).digest();
+  const trailer = Buffer.alloc(TRAILER_BYTES);
+  trailer.writeUInt32BE(chunks.length, 0);
+  digest.copy(trailer, 4);
+  INDEX_MAGIC.copy(trailer, 36);
+  return {
+    name: `${digest.toString("hex").slice(0, 32)}.gcp`,
+    parts: [MAGIC, ...chunks.map((c) => c.bytes), index, trailer],
+    size,
+  };
+}
+
+/**
+ * The entries of a pack, from its size and its last bytes (at least the
+ * trailer and index). Throws `ChunkPackCorruptError` naming what is wrong.
+ */
+export function parseChunkPackIndex(path: string, size: number, tail: Uint8Array): PackEntry[] {
+  const refuse = (reason: string) =>
+    new ChunkPackCorruptError(`chunk pack ${path} is damaged: ${reason}`, { path, reason });
+  if (size < MAGIC.length + TRAILER_BYTES || tail.length < TRAILER_BYTES)
+    throw refuse(`${size} bytes is too short for a pack`);
+  const trailer = Buffer.from(tail.buffer, tail.byteOffset + tail.length - TRAILER_BYTES);
+  if (!trailer.subarray(36).equals(INDEX_MAGIC)) throw refuse("its trailer is missing");
+  const count = trailer.readUInt32BE(0);
+  const indexBytes = count * ENTRY_BYTES;
+  const indexStart = size - TRAILER_BYTES - indexBytes;
+  if (indexStart < MAGIC.length) throw refuse(`its trailer claims ${count} chunks`);
+  if (tail.length < TRAILER_BYTES + indexBytes) throw new RangeError("tail too short for index");
+  const index = Buffer.from(
+    tail.buffer,
+    tail.byteOffset + tail.length - TRAILER_BYTES - indexBytes,
+    indexBytes,
+  );
+  const digest = createHash("sha256").update(index).digest();
+  if (!digest.equals(trailer.subarray(4, 36))) throw refuse("its index does not match its hash");
+  const entries: PackEntry[] = [];
+  for (let k = 0; k < count; k++) {
+    const at = k * ENTRY_BYTES;
+    const offset = index.readUInt32BE(at + 32);
+    const length = index.readUInt32BE(at + 36);
+    if (offset < MAGIC.length || offset + length > indexStart)
+      throw refuse(`entry ${k} points outside the pack's chunk bytes`);
+    entries.push({ id: index.toString("hex", at, at + 32), offset, length });
+  }
+  return entries;
+}
+
+/**
+ * The pack folder of a chunk store: which chunk is in which pack (kept in
+ * memory, about 150 bytes per chunk), reads, writes and removal.
+ * Other processes sharing the store add and replace packs; `refresh` picks
+ * those up (the chunk store calls it on a miss).
+ */
+export class ChunkPacks {
+  readonly dir: string;
+  readonly #fs: StoreFs;
+  readonly #tmpDir: string;
+  readonly #packs = new Map<string, Pack>();
+  readonly #where = new Map<string, { pack: Pack; entry: PackEntry }>();
+  /** Some chunk is in more than one pack (two processes stored it at once). */
+  #duplicates = false;
+  /** Packs whose index did not verify: path → reason. */
+  readonly damaged = new Map<string, string>();
+
+  constructor({ fs, dir, tmpDir }: { fs: StoreFs; dir: string; tmpDir: string }) {
+    this.#fs = fs;
+    this.dir = dir;
+    this.#tmpDir = tmpDir;
+  }
+
+  /** Loads packs added since the last call and forgets removed ones. */
+  async refresh(): Promise<void> {
+    const names = new Set((await this.#fs.readdir(this.dir)).filter((n) => PACK_NAME.test(n)));
+    for (const pack of [...this.#packs.values()]) if (!names.has(pack.name)) this.#forget(pack);
+    for (const path of [...this.damaged.keys()]) {
+      if (!names.has(path.slice(this.dir.length + 1))) this.damaged.delete(path);
+    }
+    for (const name of [...names].sort()) {
+      const path = join(this.dir, name);
+      if (this.#packs.has(name) || this.damaged.has(path)) continue;
+      try {
+        this.#add({ name, path, entries: await this.#readIndex(path) });
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT") continue;
+        if (!(error instanceof ChunkPackCorruptError)) throw error;
+        this.damaged.set(path, error.data.reason as string);
+      }
+    }
+  }
+
+  locate(id: string): PackEntry | undefined {
+    return this.#where.get(id)?.entry;
+  }
+
+  /** The chunk's bytes as stored (unverified), or undefined if no pack holds it. */
+  async read(id: string): Promise<{ bytes: Uint8Array; path: string } | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const at = this.#where.get(id);
+      if (!at) return undefined;
+      try {
+        return { bytes: await this.#readAt(at.pack.path, at.entry), path: at.pack.path };
+      } catch (error) {
+        // Replaced by another process's compaction: look again once.
+        if (errnoCode(error) !== "ENOENT" || attempt > 0) throw error;
+        await this.refresh();
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes `chunks` (already verified, not yet stored) as one pack, durably:
+   * temp file, fsync, rename into the pack folder, fsync the folder.
+   */
+  async write(chunks: { id: string; bytes: Uint8Array }[]): Promise<void> {
+    const { name, parts } = encodeChunkPack(chunks);
+    const path = join(this.dir, name);
+    const tmp = join(this.#tmpDir, tempName());
+    let handle: Awaited<ReturnType<StoreFs["open"]>> | undefined;
+    try {
+      handle = await this.#fs.open(tmp, "wx", 0o444);
+      await writeAll(handle, parts);
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await this.#fs.rename(tmp, path);
+      await syncDir(this.#fs, this.dir);
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      await this.#fs.unlink(tmp).catch(() => {});
+      const reason = errnoCode(error) ?? "EIO";
+      throw new BlobWriteError(
+        `cannot write a pack of ${chunks.length} chunks to ${path}: ${reason} (${(error as Error).message})`,
+        { path, reason },
+        { cause: error },
+      );
+    }
+    const entries: PackEntry[] = [];
+    let offset = MAGIC.length;
+    for (const c of chunks) {
+      entries.push({ id: c.id, offset, length: c.bytes.length });
+      offset += c.bytes.length;
+    }
+    if (!this.#packs.has(name)) this.#add({ name, path, entries });
+  }
+
+  /** Renews the gc grace of the pack holding `id`; false if no pack holds it. */
+  async touch(id: string, now: Date): Promise<boolean> {
+    const at = this.#where.get(id);
+    if (!at) return false;
+    // A pack's chunks are touched together; once a second is enough.
+    if (now.getTime() - at.pack.touchedAt < 1000) return true;
+    try {
+      await this.#fs.utimes(at.pack.path, now, now);
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error;
+      await this.refresh();
+      return this.touch(id, now);
+    }
+    at.pack.touchedAt = now.getTime();
+    return true;
+  }
+
+  /** Every live entry, with its pack's mtime. */
+  async *list(): AsyncGenerator<{ id: string; size: number; mtimeMs: number }> {
+    for (const pack of [...this.#packs.values()]) {
+      let mtimeMs: number;
+      try {
+        mtimeMs = (await this.#fs.stat(pack.path)).mtimeMs;
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT") continue;
+        throw error;
+      }
+      for (const e of pack.entries) {
+        if (!pack.dead.has(e.id)) yield { id: e.id, size: e.length, mtimeMs };
+      }
+    }
+  }
+
+  /** Marks `id` for removal; `compact` rewrites the packs that hold it. */
+  remove(id: string): void {
+    if (!this.#where.has(id)) return;
+    if (!this.#duplicates) {
+      this.#where.get(id)!.pack.dead.add(id);
+      return;
+    }
+    for (const pack of this.#packs.values()) {
+      if (pack.entries.some((e) => e.id === id)) pack.dead.add(id);
+    }
+  }
+
+  /**
+   * Rewrites each pack that has removed entries: its live chunks go to a new
+   * pack (written before the old one is deleted, so a crash loses nothing),
+   * and a pack with nothing live is deleted. Live chunks are re-hashed on the
+   * way (`verify`); one that does not verify is left behind.
+   */
+  async compact(verify: (id: string, bytes: Uint8Array) => boolean): Promise<void> {
+    for (const pack of [...this.#packs.values()]) {
+      if (pack.dead.size === 0) continue;
+      const live: { id: string; bytes: Uint8Array }[] = [];
+      for (const e of pack.entries) {
+        if (pack.dead.has(e.id)) continue;
+        const bytes = await this.#readAt(pack.path, e);
+        if (verify(e.id, bytes)) live.push({ id: e.id, bytes });
+      }
+      // The new pack first: until the old one is gone, both hold the live chunks.
+      const duplicates = this.#duplicates;
+      if (live.length > 0) await this.write(live);
+      this.#duplicates = duplicates;
+      this.#forget(pack);
+      await this.#fs.unlink(pack.path).catch((error) => {
+        if (errnoCode(error) !== "ENOENT") throw error;
+      });
+    }
+  }
+
+  #add(pack: Omit<Pack, "dead" | "touchedAt">): void {
+    const full: Pack = { ...pack, dead: new Set(), touchedAt: 0 };
+    this.#packs.set(pack.name, full);
+    for (const entry of pack.entries) {
+      if (this.#where.has(entry.id)) this.#duplicates = true;
+      this.#where.set(entry.id, { pack: full, entry });
+    }
+  }
+
+  #forget(pack: Pack): void {
+    this.#packs.delete(pack.name);
+    for (const entry of pack.entries) {
+      if (this.#where.get(entry.id)?.pack === pack) this.#where.delete(entry.id);
+    }
+    if (!this.#duplicates) return;
+    // A chunk also held by another pack stays findable there.
+    for (const other of this.#packs.values()) {
+      for (const entry of other.entries) {
+        if (!this.#where.has(entry.id) && !other.dead.has(entry.id))
+          this.#where.set(entry.id, { pack: other, entry });
+      }
+    }
+  }
+
+  async #readIndex(path: string): Promise<PackEntry[]> {
+    const handle = await this.#fs.open(path, "r");
+    try {
+      const { size } = await handle.stat();
+      const trailer = Buffer.alloc(Math.min(size, TRAILER_BYTES));
+      await handle.read(trailer, 0, trailer.length, size - trailer.length);
+      let tail: Buffer = trailer;
+      if (trailer.length === TRAILER_BYTES && trailer.subarray(36).equals(INDEX_MAGIC)) {
+        const indexBytes = trailer.readUInt32BE(0) * ENTRY_BYTES;
+        if (indexBytes + TRAILER_BYTES <= size - MAGIC.length) {
+          tail = Buffer.alloc(indexBytes + TRAILER_BYTES);
+          await handle.read(tail, 0, tail.length, size - tail.length);
+        }
+      }
+      return parseChunkPackIndex(path, size, tail);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #readAt(path: string, entry: PackEntry): Promise<Uint8Array> {
+    const bytes = Buffer.allocUnsafe(entry.length);
+    if (this.#fs === nodeStoreFs) {
+      // One synchronous open/pread/close: chunks are small and served by the
+      // thousand; thread-pool round trips cost more than the reads.
+      const fd = openSync(path, "r");
+      try {
+        let off = 0;
+        while (off < bytes.length) {
+          const n = readSync(fd, bytes, off, bytes.length - off, entry.offset + off);
+          if (n === 0) break;
+          off += n;
+        }
+        // A short read (a truncated pack) returns what is there: the hash check refuses it.
+        return off === bytes.length ? bytes : bytes.subarray(0, off);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const handle = await this.#fs.open(path, "r");
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, off, bytes.length - off, entry.offset + off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return off === bytes.length ? bytes : bytes.subarray(0, off);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Writes `parts` in order: one gathered write (a call per part costs more than its bytes), then the rest of a short write. */
+async function writeAll(
+  handle: Awaited<ReturnType<StoreFs["open"]>>,
+  parts: Uint8Array[],
+): Promise<void> {
+  let written = (await handle.writev(parts)).bytesWritten;
+  for (const part of parts) {
+    if (written >= part.length) {
+      written -= part.length;
+      continue;
+    }
+    let offset = written;
+    written = 0;
+    while (offset < part.length) {
+      const { bytesWritten } = await handle.write(part, offset, part.length - offset);
+      if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+      offset += bytesWritten;
+    }
+  }
+}
