@@ -206,6 +206,8 @@ export class ChunkPacks {
       entries.push({ id: c.id, offset, length: c.bytes.length });
       offset += c.bytes.length;
     }
+    // Same chunks, same name: a damaged pack of these chunks was just replaced.
+    this.damaged.delete(path);
     if (!this.#packs.has(name)) this.#add({ name, path, entries });
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
@@ -36,16 +37,20 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     await Promise.all([alice, bob, carol].map((n) => n.ready()));
     await waitFor("all to join", () => sameMain([alice, bob, carol]));
 
-    const first = randomBytes(3 * 1024 * 1024);
+    // Large enough for several pipelined requests on each of a peer's streams.
+    const first = randomBytes(40 * 1024 * 1024);
     const one = await putBlob(alice, first, "blobs/manual-v1.pdf.blob");
     const got = await waitFor("carol to read the blob", () => readBlob(carol, one.id));
     assert.ok(got.equals(first), "carol's copy is byte-identical");
     const before = (await carol.status()).sync.chunks.fetchedBytes;
     assert.ok(before >= first.length, `carol fetched the whole blob once (${before} bytes)`);
+    // Received in batches, stored as packs rather than a file per chunk.
+    const packs = readdirSync(join(carol.dataDir, "blobs", "packs"));
+    assert.ok(packs.length >= 5, `carol stored the chunks in packs (${packs.join(", ")})`);
 
     // A second version differing in 100 bytes shares all but a chunk or two.
     const second = Buffer.from(first);
-    randomBytes(100).copy(second, 1_500_000);
+    randomBytes(100).copy(second, 20_000_000);
     const two = await putBlob(alice, second, "blobs/manual-v2.pdf.blob");
     const got2 = await waitFor("carol to read the second version", () => readBlob(carol, two.id));
     assert.ok(got2.equals(second));

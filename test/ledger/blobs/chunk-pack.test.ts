@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import * as fsp from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { type BlobStore, openBlobStore } from "../../../ledger/blobs/blob-store.ts";
+import { DEFAULT_CHUNKER } from "../../../ledger/blobs/chunker-params.ts";
+import type { Manifest } from "../../../ledger/blobs/manifest.ts";
+import type { StoreFs } from "../../../ledger/blobs/store-fs.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const dirs: string[] = [];
+const stores: BlobStore[] = [];
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function open(dataDir: string, fs?: StoreFs): Promise<BlobStore> {
+  const store = await openBlobStore({ dataDir, ...(fs ? { fs } : {}) });
+  stores.push(store);
+  return store;
+}
+
+function fresh(): string {
+  const d = mkdtempSync(join(tmpdir(), "gdo-packs-"));
+  dirs.push(d);
+  return d;
+}
+
+/** `n` chunks of different sizes, as a peer would send them. */
+function chunks(n: number, seed = 0): { id: string; bytes: Uint8Array }[] {
+  return Array.from({ length: n }, (_, k) => {
+    const bytes = randomBytes(1000 + ((k * 7919 + seed) % 30_000));
+    return { id: sha(bytes), bytes };
+  });
+}
+
+const packDir = (dataDir: string) => join(dataDir, "blobs", "packs");
+const packs = (dataDir: string) => readdirSync(packDir(dataDir)).filter((n) => n.endsWith(".gcp"));
+function chunkFileCount(dataDir: string): number {
+  const root = join(dataDir, "blobs", "chunks");
+  return readdirSync(root).reduce((n, fan) => n + readdirSync(join(root, fan)).length, 0);
+}
+
+describe("chunk packs", () => {
+  it("should store a received batch as one pack that every reader, in this process or another, reads back", async () => {
+    const dataDir = fresh();
+    const store = await open(dataDir);
+    const batch = chunks(40);
+    const results = await store.writeVerifiedChunks({ chunks: batch });
+    assert.deepEqual(results, Array(40).fill(true));
+    assert.equal(packs(dataDir).length, 1, "one pack for the batch");
+    assert.equal(chunkFileCount(dataDir), 0, "no chunk files");
+    for (const c of batch) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
+    assert.deepEqual(await store.missingChunks({ ids: batch.map((c) => c.id) }), []);
+    // Written again: the store has them all.
+    assert.deepEqual(await store.writeVerifiedChunks({ chunks: batch }), Array(40).fill(false));
+    assert.equal(packs(dataDir).length, 1);
+
+    // A second store on the same folder (another process) sees the pack, and
+    // a pack it writes later is found by the first one on a miss.
+    const other = await open(dataDir);
+    assert.deepEqual(await other.readChunk({ id: batch[7]!.id }), batch[7]!.bytes);
+    const later = chunks(12, 1);
+    await other.writeVerifiedChunks({ chunks: later });
+    assert.deepEqual(await store.readChunk({ id: later[3]!.id }), later[3]!.bytes);
+    assert.deepEqual(await store.missingChunks({ ids: later.map((c) => c.id) }), []);
+
+    const report = await store.check({ readData: true });
+    assert.equal(report.ok, true);
+    assert.equal(report.chunks, 52);
+    assert.deepEqual(report.strayFiles, []);
+  });
+
+  it("should write a few chunks as files, and refuse a batch's bad chunk while storing the rest", async () => {
+    const dataDir = fresh();
+    const store = await open(dataDir);
+    const few = chunks(3);
+    await store.writeVerifiedChunks({ chunks: few });
+    assert.equal(packs(dataDir).length, 0);
+    assert.equal(chunkFileCount(dataDir), 3);
+
+    const batch = chunks(10, 2);
+    const forged = { id: batch[4]!.id, bytes: randomBytes(batch[4]!.bytes.length) };
+    const results = await store.writeVerifiedChunks({
+      chunks: [...batch.slice(0, 4), forged, ...batch.slice(5)],
+    });
+    assert.equal((results[4] as Error & { code: string }).code, "chunk-corrupt");
+    assert.equal(results.filter((r) => r === true).length, 9);
+    await assert.rejects(store.readChunk({ id: forged.id }), { code: "chunk-missing" });
+  });
+
+  it("should refuse a flipped byte in a packed chunk, naming the pack, and keep serving the others", async () => {
+    const dataDir = fresh();
+    const store = await open(dataDir);
+    const batch = chunks(20);
+    await store.writeVerifiedChunks({ chunks: batch });
+    const path = join(packDir(dataDir), packs(dataDir)[0]!);
+    const bytes = readFileSync(path);
+    bytes[8 + batch[0]!.bytes.length + 10]! ^= 0xff; // inside the second chunk
+    rmSync(path);
+    writeFileSync(path, bytes);
+
+    const reopened = await open(dataDir);
+    await assert.rejects(
+      reopened.readChunk({ id: batch[1]!.id }),
+      (e: Error & { code: string }) => {
+        assert.equal(e.code, "chunk-corrupt");
+        assert.ok(e.message.includes(path), e.message);
+        return true;
+      },
+    );
+    assert.deepEqual(await reopened.readChunk({ id: batch[2]!.id }), batch[2]!.bytes);
+    const report = await reopened.check({ readData: true });
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.corruptChunks.map((c) => c.chunk),
+      [batch[1]!.id],
+    );
+  });
+
+  it("should open a store whose pack index is damaged or truncated, count its chunks missing and name the pack in check", async () => {
+    for (const damage of ["index", "truncate"] as const) {
+      const dataDir = fresh();
+      const store = await open(dataDir);
+      const batch = chunks(16);
+      await store.writeVerifiedChunks({ chunks: batch });
+      const path = join(packDir(dataDir), packs(dataDir)[0]!);
+      const size = readFileSync(path).length;
+      if (damage === "truncate") truncateSync(path, size - 100);
+      else {
+        const bytes = readFileSync(path);
+        bytes[size - 44 - 40 * 3 + 35]! ^= 0x01; // a length in the index
+        rmSync(path);
+        writeFileSync(path, bytes);
+      }
+      const reopened = await open(dataDir);
+      const ids = batch.map((c) => c.id);
+      assert.deepEqual(await reopened.missingChunks({ ids }), ids, damage);
+      await assert.rejects(reopened.readChunk({ id: ids[0]! }), { code: "chunk-missing" });
+      const report = await reopened.check();
+      assert.equal(report.ok, false);
+      assert.equal(report.damagedPacks.length, 1);
+      assert.equal(report.damagedPacks[0]!.path, path);
+      assert.match(
+        report.damagedPacks[0]!.reason,
+        damage === "index" ? /index does not match its hash/ : /trailer is missing/,
+      );
+      // Fetched again, the same chunks make the same pack, which replaces the damaged file.
+      await reopened.writeVerifiedChunks({ chunks: batch });
+      assert.deepEqual(await reopened.readChunk({ id: ids[5]! }), batch[5]!.bytes);
+      assert.equal(packs(dataDir).length, 1);
+      assert.equal((await reopened.check({ readData: true })).ok, true);
+    }
+  });
+
+  it("should let gc remove unreferenced packed chunks: a pack is rewritten with its live chunks, an all-dead pack deleted", async () => {
+    const dataDir = fresh();
+    const store = await open(dataDir);
+    const first = chunks(12, 1);
+    const second = chunks(10, 2);
+    await store.writeVerifiedChunks({ chunks: first });
+    await store.writeVerifiedChunks({ chunks: second });
+    // The same chunk also as a file (as a put that raced the fetch would
+    // leave it): stored twice, one chunk to gc.
+    const twice = first[0]!;
+    writeFileSync(
+      join(dataDir, "blobs", "chunks", twice.id.slice(0, 2), twice.id.slice(2)),
+      twice.bytes,
+    );
+    assert.equal(packs(dataDir).length, 2);
+    assert.equal((await store.stats()).chunks, 22, "a chunk stored twice counts once");
+
+    // A manifest keeps first[1..3]; nothing else is live.
+    const kept = first.slice(1, 4);
+    const live: Manifest = {
+      size: kept.reduce((n, c) => n + c.bytes.length, 0),
+      sha256: "0".repeat(64),
+      chunker: DEFAULT_CHUNKER,
+      chunks: kept.map((c) => ({ id: c.id, length: c.bytes.length })),
+    };
+    const report = await store.gc({ liveManifests: [live], graceMs: 0 });
+    assert.equal(report.removedChunks, 22 - 3);
+    assert.equal(report.keptChunks, 3);
+    assert.equal(packs(dataDir).length, 1, "the all-dead pack is gone, the other rewritten");
+    assert.equal(chunkFileCount(dataDir), 0);
+    for (const c of first.slice(1, 4)) {
+      assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
+    }
+    for (const c of [first[0]!, first[5]!, second[0]!]) {
+      await assert.rejects(store.readChunk({ id: c.id }), { code: "chunk-missing" });
+    }
+    const reopened = await open(dataDir);
+    assert.equal((await reopened.stats()).chunks, 3);
+  });
+
+  it("should leave no pack and no temp file when the disk fills mid-write, and lose nothing stored", async () => {
+    const dataDir = fresh();
+    const before = chunks(9, 3);
+    await (await open(dataDir)).writeVerifiedChunks({ chunks: before });
+    const full: StoreFs = {
+      ...fsp,
+      open: (async (...args: Parameters<typeof fsp.open>) => {
+        const handle = await fsp.open(...args);
+        if (!String(args[0]).endsWith(".tmp")) return handle;
+        const write = handle.write.bind(handle) as (b: Uint8Array) => Promise<unknown>;
+        const fail = async () => {
+          await write(new Uint8Array(1000));
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), {
+            code: "ENOSPC",
+          });
+        };
+        return Object.assign(handle, { writev: fail, write: fail });
+      }) as StoreFs["open"],
+    };
+    const store = await open(dataDir, full);
+    await assert.rejects(
+      store.writeVerifiedChunks({ chunks: chunks(30, 4) }),
+      (e: Error & { code: string; data: { reason: string } }) => {
+        assert.equal(e.code, "blob-write-failed");
+        assert.equal(e.data.reason, "ENOSPC");
+        assert.match(e.message, /cannot write a pack of 30 chunks .*ENOSPC/);
+        return true;
+      },
+    );
+    assert.equal(packs(dataDir).length, 1);
+    assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), []);
+    for (const c of before) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
+  });
+});
