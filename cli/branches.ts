@@ -27,10 +27,9 @@ export async function describeBranch(
   if (ahead === 0) return behind === 0 ? "same as main" : `behind main by ${behind} (fast-forward)`;
   if (ref.startsWith(REVIEWS)) return `reviews, ${ahead} block(s); never merged`;
   const main = await ledger.verifiedBlock(await ledger.requireHead(MAIN));
-  const base = ledger.verifier.mergeBase(main.oid, head);
   const plan = await planMerge({
     reader: ledger.reader,
-    base: base ? (await ledger.verifiedBlock(base)).tree : undefined,
+    bases: ledger.verifier.mergeBaseTrees(main.oid, head),
     ours: main.tree,
     theirs: (await ledger.verifiedBlock(head)).tree,
   });

@@ -48,7 +48,7 @@ export const mergeCommand: Command = {
     }
     const plan = await planMerge({
       reader: ledger.reader,
-      base: base ? (await ledger.verifiedBlock(base)).tree : undefined,
+      bases: ledger.verifier.mergeBaseTrees(ours.oid, theirs.oid),
       ours: ours.tree,
       theirs: theirs.tree,
     });

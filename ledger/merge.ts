@@ -30,10 +30,32 @@ export class MergeConflictError extends GdoError {
 }
 
 /**
+ * Which side of a path both sides changed since the best merge base wins
+ * when there are several merge bases (criss-cross merges): if one side still
+ * holds what another merge base holds, the other side changed it after that
+ * base, which both descend from; that side's content is kept ("ours" /
+ * "theirs"). Undefined: a real conflict.
+ */
+export async function supersededSide(
+  reader: TreeReader,
+  baseTrees: string[],
+  path: string,
+  ours: string | undefined,
+  theirs: string | undefined,
+): Promise<"ours" | "theirs" | undefined> {
+  for (const tree of baseTrees.slice(1)) {
+    const there = (await reader.entryAt(tree, path))?.oid;
+    if (there === ours) return "theirs";
+    if (there === theirs) return "ours";
+  }
+  return undefined;
+}
+
+/**
  * Plans the ledger's merge (RFC 3: a merge adds nothing of its own; its tree
  * is the clean three-way merge of its parents). Pure over the object reader:
  * returns the edits that turn `ours` into the merged tree — their side's
- * changes since `base` that ours lacks — to pass to
+ * changes since the best merge base that ours lacks — to pass to
  * `Ledger.commit({ mergeWith: [theirHead], edits })`, or every conflicting
  * path. A path changed identically on both sides is not a conflict. A file on
  * one side where the other has a folder (or the reverse) is a conflict too,
@@ -41,16 +63,17 @@ export class MergeConflictError extends GdoError {
  */
 export async function planMerge({
   reader,
-  base,
+  bases,
   ours,
   theirs,
 }: {
   reader: TreeReader;
-  /** Tree of the merge base (undefined: no common ancestor). */
-  base: string | undefined;
+  /** Trees of the merge bases, best first (`Verifier.mergeBaseTrees`; empty: no common ancestor). */
+  bases: string[];
   ours: string;
   theirs: string;
 }): Promise<MergePlan> {
+  const base = bases[0];
   const [oursChanges, theirsChanges] = await Promise.all([
     diffTrees(reader, base, ours),
     diffTrees(reader, base, theirs),
@@ -62,7 +85,10 @@ export async function planMerge({
   for (const c of theirsChanges) {
     if (oursAfter.has(c.path)) {
       const mine = oursAfter.get(c.path);
-      if (mine !== c.after) conflicts.push({ path: c.path, ours: mine, theirs: c.after });
+      if (mine === c.after) continue;
+      const side = await supersededSide(reader, bases, c.path, mine, c.after);
+      if (side === "theirs") wanted.push({ path: c.path, after: c.after });
+      else if (side !== "ours") conflicts.push({ path: c.path, ours: mine, theirs: c.after });
       continue;
     }
     wanted.push({ path: c.path, after: c.after });

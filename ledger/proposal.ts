@@ -239,10 +239,9 @@ async function prepare(ledger: Ledger, id: string): Promise<MergePreparation> {
   const head = await ledger.verifiedBlock(headOid);
   const main = await ledger.verifiedBlock(await ledger.requireHead(MAIN));
   const verifier = ledger.verifier;
-  const base = verifier.mergeBase(main.oid, head.oid);
   const plan = await planMerge({
     reader: ledger.reader,
-    base: base ? (await ledger.verifiedBlock(base)).tree : undefined,
+    bases: verifier.mergeBaseTrees(main.oid, head.oid),
     ours: main.tree,
     theirs: head.tree,
   });

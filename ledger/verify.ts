@@ -3,6 +3,7 @@ import { CHARTER_DIR, type Charter, checkCharterTransition, parseCharter } from 
 import { type ParsedCommit, parseCommit, parseTrailers } from "./commit.ts";
 import { GdoError, VerificationError } from "./errors.ts";
 import { BadSignatureError, SignatureFormatError } from "./key-errors.ts";
+import { supersededSide } from "./merge.ts";
 import { authorize } from "./policy.ts";
 import type { ObjectReader } from "./repository.ts";
 import type { SignatureJob, SignaturePool } from "./signature-pool.ts";
@@ -533,7 +534,8 @@ export class Verifier {
     generation: number,
   ): Promise<VerifiedBlock> {
     const base = this.mergeBase(ours.oid, theirs.oid);
-    const baseTree = base ? this.#blocks.get(base)!.tree : undefined;
+    const baseTrees = this.mergeBaseTrees(ours.oid, theirs.oid);
+    const baseTree = baseTrees[0];
     const [oursChanges, theirsChanges, mergedChanges] = await Promise.all([
       diffTrees(this.reader, baseTree, ours.tree),
       diffTrees(this.reader, baseTree, theirs.tree),
@@ -543,6 +545,13 @@ export class Verifier {
     for (const c of oursChanges) expected.set(c.path, c.after);
     for (const c of theirsChanges) {
       if (expected.has(c.path) && expected.get(c.path) !== c.after) {
+        const mine = expected.get(c.path);
+        const side = await supersededSide(this.reader, baseTrees, c.path, mine, c.after);
+        if (side === "ours") continue;
+        if (side === "theirs") {
+          expected.set(c.path, c.after);
+          continue;
+        }
         throw new InvalidBlockError(
           oid,
           "merge-conflict",
@@ -617,21 +626,43 @@ export class Verifier {
     };
   }
 
-  /** The best common ancestor of two verified blocks (highest generation), if any. */
+  /** The best common ancestor of two verified blocks (highest generation, then smallest id), if any. */
   mergeBase(a: string, b: string): string | undefined {
+    return this.mergeBases(a, b)[0];
+  }
+
+  /**
+   * Every best common ancestor of two verified blocks: those that are not an
+   * ancestor of another common ancestor. More than one after criss-cross
+   * merges (two nodes each merging the other's head while apart). Best first.
+   */
+  mergeBases(a: string, b: string): string[] {
     const ancestorsOfA = this.ancestors(a);
-    let best: VerifiedBlock | undefined;
+    const common: VerifiedBlock[] = [];
     for (const oid of this.ancestors(b)) {
-      if (!ancestorsOfA.has(oid)) continue;
-      const block = this.#blocks.get(oid)!;
-      if (
-        !best ||
-        block.generation > best.generation ||
-        (block.generation === best.generation && block.oid < best.oid)
-      )
-        best = block;
+      if (ancestorsOfA.has(oid)) common.push(this.#blocks.get(oid)!);
     }
-    return best?.oid;
+    common.sort((x, y) => y.generation - x.generation || (x.oid < y.oid ? -1 : 1));
+    // From the newest down: a block below one already taken is not a best one.
+    const covered = new Set<string>();
+    const bases: string[] = [];
+    for (const block of common) {
+      if (covered.has(block.oid)) continue;
+      bases.push(block.oid);
+      const stack = [...block.parents];
+      while (stack.length > 0) {
+        const next = stack.pop()!;
+        if (covered.has(next)) continue;
+        covered.add(next);
+        stack.push(...(this.#blocks.get(next)?.parents ?? []));
+      }
+    }
+    return bases;
+  }
+
+  /** The trees of `mergeBases(a, b)`, best first (for `planMerge`). */
+  mergeBaseTrees(a: string, b: string): string[] {
+    return this.mergeBases(a, b).map((oid) => this.#blocks.get(oid)!.tree);
   }
 
   /** A verified block and all its ancestors (verify it first). */

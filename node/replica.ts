@@ -395,10 +395,9 @@ export class Replica {
         log(`main      fast-forward to ${plan.to.slice(0, 12)} from ${plan.peer}`);
         result.moved = true;
       } else if (plan.kind === "merge") {
-        const base = this.#verifier.mergeBase(main, plan.with);
         const merge = await planMerge({
           reader: this.#verifier.reader,
-          base: base ? (await this.verify(base)).tree : undefined,
+          bases: this.#verifier.mergeBaseTrees(main, plan.with),
           ours: (await this.verify(main)).tree,
           theirs: (await this.verify(plan.with)).tree,
         });
@@ -453,10 +452,9 @@ export class Replica {
       const { ahead, behind } = counts;
       let conflicts = this.#conflicts.get(r.oid) ?? [];
       if (checkMerges && relation === "diverged") {
-        const base = this.#verifier.mergeBase(local, r.oid);
         const plan = await planMerge({
           reader: this.#verifier.reader,
-          base: base ? (await this.verify(base)).tree : undefined,
+          bases: this.#verifier.mergeBaseTrees(local, r.oid),
           ours: (await this.verify(local)).tree,
           theirs: (await this.verify(r.oid)).tree,
         });

@@ -148,7 +148,7 @@ describe("proposals and proof of merge", () => {
     const bBlock = await ledger.verifiedBlock(b.head);
     const plan = await planMerge({
       reader: ledger.reader,
-      base: mainBlock.tree,
+      bases: [mainBlock.tree],
       ours: mainBlock.tree,
       theirs: bBlock.tree,
     });
@@ -291,7 +291,7 @@ describe("proposals and proof of merge", () => {
     const baseTree = (await ledger.verifiedBlock(base)).tree;
     const plan = await planMerge({
       reader: ledger.reader,
-      base: baseTree,
+      bases: [baseTree],
       ours: main.tree,
       theirs: wg.tree,
     });
@@ -318,7 +318,7 @@ describe("proposals and proof of merge", () => {
     const w2 = await ledger.verifiedBlock(await ledger.requireHead("wg"));
     const conflict = await planMerge({
       reader: ledger.reader,
-      base: baseTree,
+      bases: [baseTree],
       ours: m2.tree,
       theirs: w2.tree,
     });

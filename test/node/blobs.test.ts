@@ -104,4 +104,32 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     assert.ok(s.sync.chunks.refusedChunks > 0);
     assert.match(carol.output, /refused {3}chunk [0-9a-f]{12} from liar: its bytes do not match/);
   });
+
+  it("should fetch only the blobs a node's replicate rules name, while keeping all of the ledger", async (t) => {
+    const { nodes, cleanup } = await makeCluster([
+      { name: "alice", roles: ["admin"] },
+      { name: "door", roles: ["device"] },
+    ]);
+    t.after(cleanup);
+    const [alice, door] = [...nodes.values()] as [TestNode, TestNode];
+    door.configure({ bootstrap: [alice.address], replicate: ["blobs/door/**"] });
+    alice.start();
+    door.start();
+    await Promise.all([alice.ready(), door.ready()]);
+    await waitFor("the door to join", () => sameMain([alice, door]));
+    const acl = randomBytes(300_000);
+    const manual = randomBytes(2 * 1024 * 1024);
+    const kept = await putBlob(alice, acl, "blobs/door/acl.bin.blob");
+    const skipped = await putBlob(alice, manual, "blobs/manuals/lathe.pdf.blob");
+    await waitFor("the door to hold both pointer blocks", async () => {
+      const main = await sameMain([alice, door]);
+      return main === skipped.block || undefined;
+    });
+    const got = await waitFor("the door to read its ACL blob", () => readBlob(door, kept.id));
+    assert.ok(got.equals(acl));
+    const s = (await door.status()).sync.chunks;
+    assert.equal(s.wantedBlobs, 1, "only the door's blob is wanted");
+    assert.ok(s.fetchedBytes < acl.length + 64 * 1024, `fetched ${s.fetchedBytes} bytes`);
+    assert.equal(await readBlob(door, skipped.id), undefined, "the manual was not fetched");
+  });
 });

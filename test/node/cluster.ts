@@ -75,8 +75,20 @@ export async function waitFor<T>(
     await sleep(everyMs);
   }
   throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}${nodeLogs()}`,
   );
+}
+
+/** Nodes of clusters not yet cleaned up: a timeout prints their last log lines. */
+const liveNodes = new Set<TestNode>();
+
+function nodeLogs(): string {
+  let out = "";
+  for (const node of liveNodes) {
+    const tail = node.output.trimEnd().split("\n").slice(-40).join("\n");
+    out += `\n--- ${node.name} (last lines of its log)\n${tail}`;
+  }
+  return out;
 }
 
 export interface MemberSpec {
@@ -283,6 +295,7 @@ export async function makeCluster(
     const node = new TestNode(name, dataDir, key, await freePort());
     node.peerId = (await peerIdOf(key)).toString();
     nodes.set(name, node);
+    liveNodes.add(node);
   }
   const founder = nodes.get(members[0]!.name)!;
   const { ledger } = await Ledger.create({
@@ -318,6 +331,7 @@ export async function makeCluster(
     });
   }
   const cleanup = async () => {
+    for (const node of nodes.values()) liveNodes.delete(node);
     await stopAll(nodes.values());
     rmSync(root, { recursive: true, force: true });
   };

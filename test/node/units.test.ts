@@ -140,7 +140,7 @@ describe("merge plans", () => {
     const tree = async (oid: string) => (await ledger.verifiedBlock(oid)).tree;
     const clean = await planMerge({
       reader: ledger.reader,
-      base: await tree(baseHead),
+      bases: [await tree(baseHead)],
       ours: await tree(ours),
       theirs: await tree(theirs),
     });
@@ -162,7 +162,7 @@ describe("merge plans", () => {
     });
     const conflict = await planMerge({
       reader: ledger.reader,
-      base: await tree(baseHead),
+      bases: [await tree(baseHead)],
       ours: await tree(ours),
       theirs: await tree(clash),
     });
@@ -170,6 +170,72 @@ describe("merge plans", () => {
     assert.deepEqual(!conflict.clean && conflict.conflicts.map((c) => c.path), [
       "logs/alice/ours.log",
     ]);
+  });
+
+  it("should merge cleanly after criss-cross merges, where a path's older version is in another merge base", async () => {
+    // Two nodes apart each merge the other's head, then each appends to its
+    // own log: the next merge has two merge bases, and whichever is taken as
+    // the base, one of the logs changed on both sides relative to it.
+    const { ledger, alice } = await makeLedger({ files: { "logs/alice/a.log": "a\n" } });
+    const start = await ledger.requireHead();
+    const commit = (ref: string, path: string, content: string) =>
+      ledger.commit({ key: alice, ref, edits: [{ path, content: text(content) }], message: path });
+    const merge = async (ref: string, ours: string, theirs: string) => {
+      const plan = await planMerge({
+        reader: ledger.reader,
+        bases: ledger.verifier.mergeBaseTrees(ours, theirs),
+        ours: (await ledger.verifiedBlock(ours)).tree,
+        theirs: (await ledger.verifiedBlock(theirs)).tree,
+      });
+      assert.ok(plan.clean, JSON.stringify(plan));
+      // Committing verifies the merge block (RFC 3's merge rule) as any peer would.
+      return ledger.commit({
+        key: alice,
+        ref,
+        edits: plan.edits,
+        mergeWith: [theirs],
+        message: "merge",
+      });
+    };
+    await ledger.repo.updateRef({ ref: "refs/heads/door", oid: start, expected: undefined });
+    const a1 = await commit("main", "logs/alice/a.log", "a\nb\n");
+    const d1 = await commit("door", "logs/alice/door-swipes.log", "1\n");
+    const mainMerged = await merge("main", a1, d1);
+    await merge("door", d1, a1);
+    const a2 = await commit("main", "logs/alice/a.log", "a\nb\nc\n");
+    const d2 = await commit("door", "logs/alice/door-swipes.log", "1\n2\n");
+    assert.deepEqual(new Set(ledger.verifier.mergeBases(a2, d2)), new Set([a1, d1]));
+    assert.ok(mainMerged);
+
+    const merged = await merge("main", a2, d2);
+    const entry = await ledger.reader.entryAt(
+      (await ledger.verifiedBlock(merged)).tree,
+      "logs/alice/door-swipes.log",
+    );
+    assert.equal(
+      Buffer.from((await ledger.reader.objects.readObject(entry!.oid)).content).toString(),
+      "1\n2\n",
+      "the door's later log wins over the version both sides already merged",
+    );
+    const main = await ledger.reader.entryAt(
+      (await ledger.verifiedBlock(merged)).tree,
+      "logs/alice/a.log",
+    );
+    assert.equal(
+      Buffer.from((await ledger.reader.objects.readObject(main!.oid)).content).toString(),
+      "a\nb\nc\n",
+    );
+
+    // Different changes to one path on both sides still conflict.
+    const mainEdit = await commit("main", "logs/alice/a.log", "main\n");
+    const doorEdit = await commit("door", "logs/alice/a.log", "door\n");
+    const clash = await planMerge({
+      reader: ledger.reader,
+      bases: ledger.verifier.mergeBaseTrees(mainEdit, doorEdit),
+      ours: (await ledger.verifiedBlock(mainEdit)).tree,
+      theirs: (await ledger.verifiedBlock(doorEdit)).tree,
+    });
+    assert.equal(clash.clean, false);
   });
 });
 
