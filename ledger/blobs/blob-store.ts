@@ -357,7 +357,8 @@ export class BlobStore {
               chunks.push({
                 id,
                 bytes: batch.data.subarray(o, o + lengths[k]!),
-                known: present?.[k],
+                // The hashing thread looks for chunk files; packed chunks are known here.
+                known: present?.[k] === false && this.chunks.packs.locate(id) ? true : present?.[k],
               });
               o += lengths[k]!;
             }

@@ -82,6 +82,26 @@ describe("chunk packs", () => {
     assert.deepEqual(report.strayFiles, []);
   });
 
+  it("should not store again, as files, chunks a put finds already packed", async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const source = await open(fresh());
+    const put = await source.put({ source: [data] });
+    const received = await Promise.all(
+      put.manifest.chunks.map(async (c) => ({
+        id: c.id,
+        bytes: await source.readChunk({ id: c.id }),
+      })),
+    );
+    const dataDir = fresh();
+    const store = await open(dataDir);
+    await store.writeVerifiedChunks({ chunks: received });
+    assert.equal(packs(dataDir).length, 1);
+    const again = await store.put({ source: [data] });
+    assert.equal(again.id, put.id);
+    assert.equal(again.newChunks, 0);
+    assert.equal(chunkFileCount(dataDir), 0, "no chunk was written twice");
+  });
+
   it("should write a few chunks as files, and refuse a batch's bad chunk while storing the rest", async () => {
     const dataDir = fresh();
     const store = await open(dataDir);
