@@ -283,6 +283,8 @@ export class ChunkPacks {
   }
 
   #add(pack: Omit<Pack, "dead" | "touchedAt">): void {
+    // Two refreshes at once may both load a new pack.
+    if (this.#packs.has(pack.name)) return;
     const full: Pack = { ...pack, dead: new Set(), touchedAt: 0 };
     this.#packs.set(pack.name, full);
     for (const entry of pack.entries) {
