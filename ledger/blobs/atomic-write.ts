@@ -37,15 +37,19 @@ export async function writeFileAtomic({
   data,
   mode = 0o444,
   chunk,
+  what,
   sync = true,
 }: {
   fs: StoreFs;
   tmpDir: string;
   path: string;
-  data: Uint8Array;
+  /** The bytes, or parts written in order (one gathered write). */
+  data: Uint8Array | Uint8Array[];
   mode?: number;
   /** Named in the error, when the file is a chunk. */
   chunk?: string;
+  /** What the error calls the file (default: the chunk, or the file's name). */
+  what?: string;
   /**
    * fsync the temp file before the rename (default). Only a caller that makes
    * the bytes durable itself before any rename can depend on them may pass
@@ -53,18 +57,23 @@ export async function writeFileAtomic({
    */
   sync?: boolean;
 }): Promise<void> {
-  const tmp = await writeTemp({ fs, tmpDir, path, data, mode, chunk, sync });
+  const tmp = await writeTemp({ fs, tmpDir, path, data, mode, chunk, what, sync });
   try {
     await fs.rename(tmp, path);
   } catch (error) {
     await fs.unlink(tmp).catch(() => {});
-    throw writeError(path, chunk, error);
+    throw writeError(path, chunk, error, what);
   }
 }
 
-function writeError(path: string, chunk: string | undefined, error: unknown): BlobWriteError {
+function writeError(
+  path: string,
+  chunk: string | undefined,
+  error: unknown,
+  label?: string,
+): BlobWriteError {
   const reason = errnoCode(error) ?? "EIO";
-  const what = chunk ? `chunk ${chunk}` : basename(path);
+  const what = label ?? (chunk ? `chunk ${chunk}` : basename(path));
   return new BlobWriteError(
     `cannot write ${what} to ${path}: ${reason} (${(error as Error).message})`,
     { path, reason, ...(chunk ? { chunk } : {}) },
@@ -80,33 +89,60 @@ async function writeTemp({
   data,
   mode,
   chunk,
+  what,
   sync,
 }: {
   fs: StoreFs;
   tmpDir: string;
   path: string;
-  data: Uint8Array;
+  data: Uint8Array | Uint8Array[];
   mode: number;
   chunk: string | undefined;
+  what?: string | undefined;
   sync: boolean;
 }): Promise<string> {
   const tmp = join(tmpDir, tempName());
   let handle: Awaited<ReturnType<StoreFs["open"]>> | undefined;
   try {
     handle = await fs.open(tmp, "wx", mode);
-    let offset = 0;
-    while (offset < data.length) {
-      const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-      if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
-      offset += bytesWritten;
-    }
+    if (Array.isArray(data)) await writeParts(handle, data);
+    else await writeRest(handle, data, 0);
     if (sync) await handle.sync();
     await handle.close();
     return tmp;
   } catch (error) {
     await handle?.close().catch(() => {});
     await fs.unlink(tmp).catch(() => {});
-    throw writeError(path, chunk, error);
+    throw writeError(path, chunk, error, what);
+  }
+}
+
+/** Writes `data` from `offset` on, at the file's position, until all of it is written. */
+async function writeRest(
+  handle: Awaited<ReturnType<StoreFs["open"]>>,
+  data: Uint8Array,
+  offset: number,
+): Promise<void> {
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+    offset += bytesWritten;
+  }
+}
+
+/** Writes `parts` in order: one gathered write (a call per part costs more than its bytes), then the rest of a short write. */
+async function writeParts(
+  handle: Awaited<ReturnType<StoreFs["open"]>>,
+  parts: Uint8Array[],
+): Promise<void> {
+  let written = (await handle.writev(parts)).bytesWritten;
+  for (const part of parts) {
+    if (written >= part.length) {
+      written -= part.length;
+      continue;
+    }
+    await writeRest(handle, part, written);
+    written = 0;
   }
 }
 

@@ -19,8 +19,8 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { syncDir, tempName } from "./atomic-write.ts";
-import { BlobWriteError, ChunkPackCorruptError } from "./errors.ts";
+import { syncDir, writeFileAtomic } from "./atomic-write.ts";
+import { ChunkPackCorruptError } from "./errors.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
 const MAGIC = Buffer.from("GDOCPK01");
@@ -180,26 +180,14 @@ export class ChunkPacks {
   async write(chunks: { id: string; bytes: Uint8Array }[]): Promise<void> {
     const { name, parts } = encodeChunkPack(chunks);
     const path = join(this.dir, name);
-    const tmp = join(this.#tmpDir, tempName());
-    let handle: Awaited<ReturnType<StoreFs["open"]>> | undefined;
-    try {
-      handle = await this.#fs.open(tmp, "wx", 0o444);
-      await writeAll(handle, parts);
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
-      await this.#fs.rename(tmp, path);
-      await syncDir(this.#fs, this.dir);
-    } catch (error) {
-      await handle?.close().catch(() => {});
-      await this.#fs.unlink(tmp).catch(() => {});
-      const reason = errnoCode(error) ?? "EIO";
-      throw new BlobWriteError(
-        `cannot write a pack of ${chunks.length} chunks to ${path}: ${reason} (${(error as Error).message})`,
-        { path, reason },
-        { cause: error },
-      );
-    }
+    await writeFileAtomic({
+      fs: this.#fs,
+      tmpDir: this.#tmpDir,
+      path,
+      data: parts,
+      what: `a pack of ${chunks.length} chunks`,
+    });
+    await syncDir(this.#fs, this.dir);
     const entries: PackEntry[] = [];
     let offset = MAGIC.length;
     for (const c of chunks) {
@@ -358,27 +346,6 @@ export class ChunkPacks {
       return off === bytes.length ? bytes : bytes.subarray(0, off);
     } finally {
       await handle.close();
-    }
-  }
-}
-
-/** Writes `parts` in order: one gathered write (a call per part costs more than its bytes), then the rest of a short write. */
-async function writeAll(
-  handle: Awaited<ReturnType<StoreFs["open"]>>,
-  parts: Uint8Array[],
-): Promise<void> {
-  let written = (await handle.writev(parts)).bytesWritten;
-  for (const part of parts) {
-    if (written >= part.length) {
-      written -= part.length;
-      continue;
-    }
-    let offset = written;
-    written = 0;
-    while (offset < part.length) {
-      const { bytesWritten } = await handle.write(part, offset, part.length - offset);
-      if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
-      offset += bytesWritten;
     }
   }
 }
