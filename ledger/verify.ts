@@ -533,8 +533,9 @@ export class Verifier {
     [ours, theirs]: [VerifiedBlock, VerifiedBlock],
     generation: number,
   ): Promise<VerifiedBlock> {
-    const base = this.mergeBase(ours.oid, theirs.oid);
-    const baseTrees = this.mergeBaseTrees(ours.oid, theirs.oid);
+    const bases = this.mergeBases(ours.oid, theirs.oid);
+    const base = bases[0];
+    const baseTrees = bases.map((b) => this.#blocks.get(b)!.tree);
     const baseTree = baseTrees[0];
     const [oursChanges, theirsChanges, mergedChanges] = await Promise.all([
       diffTrees(this.reader, baseTree, ours.tree),

@@ -358,7 +358,7 @@ export class BlobStore {
                 id,
                 bytes: batch.data.subarray(o, o + lengths[k]!),
                 // The hashing thread looks for chunk files; packed chunks are known here.
-                known: present?.[k] === false && this.chunks.packs.locate(id) ? true : present?.[k],
+                known: present && (present[k] || this.chunks.packs.locate(id) !== undefined),
               });
               o += lengths[k]!;
             }
