@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -11,34 +10,14 @@ import {
   writeFileSync,
 } from "node:fs";
 import * as fsp from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { type BlobStore, openBlobStore } from "../../../ledger/blobs/blob-store.ts";
+import { describe, it } from "node:test";
+import type { BlobStore } from "../../../ledger/blobs/blob-store.ts";
 import { DEFAULT_CHUNKER } from "../../../ledger/blobs/chunker-params.ts";
 import { type Manifest, parseManifest } from "../../../ledger/blobs/manifest.ts";
 import type { StoreFs } from "../../../ledger/blobs/store-fs.ts";
 import { VerificationError } from "../../../ledger/errors.ts";
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const dirs: string[] = [];
-const stores: BlobStore[] = [];
-after(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "gdo-blobs-"));
-  dirs.push(d);
-  return d;
-}
-
-async function open(dataDir = tempDir(), extra: Partial<Parameters<typeof openBlobStore>[0]> = {}) {
-  const store = await openBlobStore({ dataDir, ...extra });
-  stores.push(store);
-  return store;
-}
+import { openStore as open, sha, tempDir } from "../../helpers/blob-store.ts";
 
 async function readAll(store: BlobStore, id: string): Promise<Buffer> {
   const parts: Uint8Array[] = [];

@@ -1,41 +1,13 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { type BlobStore, openBlobStore } from "../../../ledger/blobs/blob-store.ts";
+import { describe, it } from "node:test";
 import { DEFAULT_CHUNKER } from "../../../ledger/blobs/chunker-params.ts";
 import type { Manifest } from "../../../ledger/blobs/manifest.ts";
 import type { StoreFs } from "../../../ledger/blobs/store-fs.ts";
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const dirs: string[] = [];
-const stores: BlobStore[] = [];
-after(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-async function open(dataDir: string, fs?: StoreFs): Promise<BlobStore> {
-  const store = await openBlobStore({ dataDir, ...(fs ? { fs } : {}) });
-  stores.push(store);
-  return store;
-}
-
-function fresh(): string {
-  const d = mkdtempSync(join(tmpdir(), "gdo-packs-"));
-  dirs.push(d);
-  return d;
-}
+import { openStore, sha, tempDir } from "../../helpers/blob-store.ts";
 
 /** `n` chunks of different sizes, as a peer would send them. */
 function chunks(n: number, seed = 0): { id: string; bytes: Uint8Array }[] {
@@ -54,8 +26,8 @@ function chunkFileCount(dataDir: string): number {
 
 describe("chunk packs", () => {
   it("should store a received batch as one pack that every reader, in this process or another, reads back", async () => {
-    const dataDir = fresh();
-    const store = await open(dataDir);
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
     const batch = chunks(40);
     const results = await store.writeVerifiedChunks({ chunks: batch });
     assert.deepEqual(results, Array(40).fill(true));
@@ -69,7 +41,7 @@ describe("chunk packs", () => {
 
     // A second store on the same folder (another process) sees the pack, and
     // a pack it writes later is found by the first one on a miss.
-    const other = await open(dataDir);
+    const other = await openStore(dataDir);
     assert.deepEqual(await other.readChunk({ id: batch[7]!.id }), batch[7]!.bytes);
     const later = chunks(12, 1);
     await other.writeVerifiedChunks({ chunks: later });
@@ -84,7 +56,7 @@ describe("chunk packs", () => {
 
   it("should not store again, as files, chunks a put finds already packed", async () => {
     const data = randomBytes(3 * 1024 * 1024);
-    const source = await open(fresh());
+    const source = await openStore(tempDir());
     const put = await source.put({ source: [data] });
     const received = await Promise.all(
       put.manifest.chunks.map(async (c) => ({
@@ -92,8 +64,8 @@ describe("chunk packs", () => {
         bytes: await source.readChunk({ id: c.id }),
       })),
     );
-    const dataDir = fresh();
-    const store = await open(dataDir);
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
     await store.writeVerifiedChunks({ chunks: received });
     assert.equal(packs(dataDir).length, 1);
     const again = await store.put({ source: [data] });
@@ -103,8 +75,8 @@ describe("chunk packs", () => {
   });
 
   it("should write a few chunks as files, and refuse a batch's bad chunk while storing the rest", async () => {
-    const dataDir = fresh();
-    const store = await open(dataDir);
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
     const few = chunks(3);
     await store.writeVerifiedChunks({ chunks: few });
     assert.equal(packs(dataDir).length, 0);
@@ -121,8 +93,8 @@ describe("chunk packs", () => {
   });
 
   it("should refuse a flipped byte in a packed chunk, naming the pack, and keep serving the others", async () => {
-    const dataDir = fresh();
-    const store = await open(dataDir);
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
     const batch = chunks(20);
     await store.writeVerifiedChunks({ chunks: batch });
     const path = join(packDir(dataDir), packs(dataDir)[0]!);
@@ -131,7 +103,7 @@ describe("chunk packs", () => {
     rmSync(path);
     writeFileSync(path, bytes);
 
-    const reopened = await open(dataDir);
+    const reopened = await openStore(dataDir);
     await assert.rejects(
       reopened.readChunk({ id: batch[1]!.id }),
       (e: Error & { code: string }) => {
@@ -151,8 +123,8 @@ describe("chunk packs", () => {
 
   it("should open a store whose pack index is damaged or truncated, count its chunks missing and name the pack in check", async () => {
     for (const damage of ["index", "truncate"] as const) {
-      const dataDir = fresh();
-      const store = await open(dataDir);
+      const dataDir = tempDir();
+      const store = await openStore(dataDir);
       const batch = chunks(16);
       await store.writeVerifiedChunks({ chunks: batch });
       const path = join(packDir(dataDir), packs(dataDir)[0]!);
@@ -164,7 +136,7 @@ describe("chunk packs", () => {
         rmSync(path);
         writeFileSync(path, bytes);
       }
-      const reopened = await open(dataDir);
+      const reopened = await openStore(dataDir);
       const ids = batch.map((c) => c.id);
       assert.deepEqual(await reopened.missingChunks({ ids }), ids, damage);
       await assert.rejects(reopened.readChunk({ id: ids[0]! }), { code: "chunk-missing" });
@@ -185,8 +157,8 @@ describe("chunk packs", () => {
   });
 
   it("should let gc remove unreferenced packed chunks: a pack is rewritten with its live chunks, an all-dead pack deleted", async () => {
-    const dataDir = fresh();
-    const store = await open(dataDir);
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
     const first = chunks(12, 1);
     const second = chunks(10, 2);
     await store.writeVerifiedChunks({ chunks: first });
@@ -220,14 +192,14 @@ describe("chunk packs", () => {
     for (const c of [first[0]!, first[5]!, second[0]!]) {
       await assert.rejects(store.readChunk({ id: c.id }), { code: "chunk-missing" });
     }
-    const reopened = await open(dataDir);
+    const reopened = await openStore(dataDir);
     assert.equal((await reopened.stats()).chunks, 3);
   });
 
   it("should leave no pack and no temp file when the disk fills mid-write, and lose nothing stored", async () => {
-    const dataDir = fresh();
+    const dataDir = tempDir();
     const before = chunks(9, 3);
-    await (await open(dataDir)).writeVerifiedChunks({ chunks: before });
+    await (await openStore(dataDir)).writeVerifiedChunks({ chunks: before });
     const full: StoreFs = {
       ...fsp,
       open: (async (...args: Parameters<typeof fsp.open>) => {
@@ -243,7 +215,7 @@ describe("chunk packs", () => {
         return Object.assign(handle, { writev: fail, write: fail });
       }) as StoreFs["open"],
     };
-    const store = await open(dataDir, full);
+    const store = await openStore(dataDir, { fs: full });
     await assert.rejects(
       store.writeVerifiedChunks({ chunks: chunks(30, 4) }),
       (e: Error & { code: string; data: { reason: string } }) => {
