@@ -3,7 +3,7 @@
  * machine): started, asked for its status, and asked to read a raw stream
  * from the first node, over IPC.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { multiaddr } from "@multiformats/multiaddr";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
@@ -13,17 +13,20 @@ export type PeerRequest =
   | { kind: "start"; dataDir: string; bootstrap: string; cwd: string }
   | { kind: "status" }
   | { kind: "raw"; address: string; protocol: string }
+  | { kind: "fetch"; after: string; bytes: number }
   | { kind: "profile"; start: true }
   | { kind: "profile"; start: false; path: string }
   | { kind: "stop" };
 
 let node: RunningNode | undefined;
+let dataDir = "";
 let profiler: Session | undefined;
 const reply = (value: unknown) => process.send!(value);
 
 process.on("message", async (request: PeerRequest) => {
   try {
     if (request.kind === "start") {
+      dataDir = request.dataDir;
       const config: NodeConfig = {
         ...structuredClone(DEFAULT_CONFIG),
         listen: ["/ip4/127.0.0.1/tcp/0"],
@@ -48,10 +51,25 @@ process.on("message", async (request: PeerRequest) => {
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
     } else if (request.kind === "raw") {
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       let bytes = 0;
       for await (const piece of stream) bytes += piece.byteLength;
-      reply({ bytes, seconds: (performance.now() - t) / 1000 });
+      reply({ bytes, ...since(t, cpu) });
+    } else if (request.kind === "fetch") {
+      // From main leaving `after` (the block naming the blob arrived) until
+      // `bytes` more chunk bytes are stored and none is missing.
+      const fetched = () => node!.syncProgress().chunks;
+      const before = fetched().fetchedBytes;
+      const mainRef = `${dataDir}/ledger.git/refs/heads/main`;
+      await until(() => readFileSync(mainRef, "utf8").trim() !== request.after);
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      await until(() => {
+        const c = fetched();
+        return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
+      });
+      reply(since(t, cpu));
     } else if (request.kind === "profile") {
       if (request.start) {
         profiler = new Session();
@@ -74,3 +92,18 @@ process.on("message", async (request: PeerRequest) => {
   }
 });
 reply({ ready: true });
+
+/** Wall and CPU seconds (all threads) since `t` and `cpu`. */
+function since(t: number, cpu: NodeJS.CpuUsage): { seconds: number; cpu: number } {
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - t) / 1000, cpu: (used.user + used.system) / 1e6 };
+}
+
+/** Polls `check` every millisecond (in this process: cheap) until it holds. */
+async function until(check: () => boolean, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("bench peer: timed out");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}

@@ -67,6 +67,8 @@ export interface RunningNode {
   httpPort: number;
   addresses: string[];
   status(): Promise<NodeStatus>;
+  /** Sync counters only (cheap, unlike `status`): for a caller that polls them often. */
+  syncProgress(): NodeStatus["sync"];
   stop(): Promise<void>;
 }
 
@@ -228,6 +230,10 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
   await chunks.start();
 
   const token = await apiToken(tokenPath(input.dataDir));
+  const syncProgress = (): NodeStatus["sync"] => ({
+    ledger: { ...ledgerSync.totals },
+    chunks: chunks.progress(),
+  });
   const status = async (): Promise<NodeStatus> => {
     const main = await replica.main();
     const block = main ? await replica.verify(main) : undefined;
@@ -254,7 +260,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
         : undefined,
       peers: peers.all().map((p) => ({ ...p })),
       divergence: await replica.divergence(),
-      sync: { ledger: { ...ledgerSync.totals }, chunks: chunks.progress() },
+      sync: syncProgress(),
       gate: { refused: Object.fromEntries(gate.refused) },
     };
   };
@@ -364,7 +370,15 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     })();
     return stopping;
   };
-  return { libp2p, peerId: libp2p.peerId.toString(), httpPort, addresses, status, stop };
+  return {
+    libp2p,
+    peerId: libp2p.peerId.toString(),
+    httpPort,
+    addresses,
+    status,
+    syncProgress,
+    stop,
+  };
 }
 
 export type { PeerId };
