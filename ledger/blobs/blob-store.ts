@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { GdoError } from "../errors.ts";
 import { syncDir, TEMP_NAME, writeFileAtomic } from "./atomic-write.ts";
-import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+import { ChunkStore, type Place, sha256Hex } from "./chunk-store.ts";
 import { type ChunkSource, chunkStream } from "./chunk-stream.ts";
 import {
   type ChunkerParams,
@@ -509,7 +509,7 @@ export class BlobStore {
     const whole = createHash("sha256");
     const list = manifest.chunks;
     const read = (k: number) => {
-      const p = this.chunks.read(list[k]!.id, id);
+      const p = this.chunks.read(list[k]!.id, { blob: id });
       p.catch(() => {}); // awaited in order below; silence early rejections of prefetches
       return p;
     };
@@ -556,22 +556,26 @@ export class BlobStore {
   }): Promise<string[]> {
     const unique = [...new Set(ids)];
     for (const id of unique) assertHexId(id, "chunk");
-    await this.chunks.packs.refresh();
-    const limit = limitConcurrency(32);
-    const present = await Promise.all(
-      unique.map((id) =>
-        limit(async () => {
-          signal?.throwIfAborted();
-          return this.chunks.has(id);
-        }),
-      ),
-    );
-    return unique.filter((_, k) => !present[k]);
+    return this.chunks.missing(unique, signal);
   }
 
-  /** A chunk's bytes, re-hashed: `ChunkCorruptError` if they do not match `id`, `ChunkMissingError` if absent. */
-  async readChunk({ id }: { id: string; signal?: AbortSignal }): Promise<Uint8Array> {
-    return this.chunks.read(id);
+  /**
+   * A chunk's bytes, re-hashed: `ChunkCorruptError` if they do not match
+   * `id`, `ChunkMissingError` if absent. Given `place`, read into the view it
+   * returns for the chunk's length; `verify: false` leaves out the hash (see
+   * `ChunkStore.read`).
+   */
+  async readChunk({
+    id,
+    place,
+    verify = true,
+  }: {
+    id: string;
+    place?: Place;
+    verify?: boolean;
+    signal?: AbortSignal;
+  }): Promise<Uint8Array> {
+    return this.chunks.read(id, { verify, ...(place ? { place } : {}) });
   }
 
   /**

@@ -70,9 +70,27 @@ export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
   INDEX_MAGIC.copy(trailer, 36);
   return {
     name: `${digest.toString("hex").slice(0, 32)}.gcp`,
-    parts: [MAGIC, ...chunks.map((c) => c.bytes), index, trailer],
+    parts: [MAGIC, ...adjacentJoined(chunks.map((c) => c.bytes)), index, trailer],
     size,
   };
+}
+
+/**
+ * `views` with each run of views that lie end to end in one buffer (chunks
+ * received into one group buffer) made one view: one part to write, not
+ * thousands.
+ */
+function adjacentJoined(views: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const view of views) {
+    const last = out.at(-1);
+    if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
+      out[out.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
+    } else {
+      out.push(view);
+    }
+  }
+  return out;
 }
 
 /**
@@ -157,13 +175,19 @@ export class ChunkPacks {
     return this.#where.get(id)?.entry;
   }
 
-  /** The chunk's bytes as stored (unverified), or undefined if no pack holds it. */
-  async read(id: string): Promise<{ bytes: Uint8Array; path: string } | undefined> {
+  /**
+   * The chunk's bytes as stored (unverified), or undefined if no pack holds
+   * it; read into `place(length)` if given, else into a new buffer.
+   */
+  async read(
+    id: string,
+    place?: (length: number) => Uint8Array,
+  ): Promise<{ bytes: Uint8Array; path: string } | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const at = this.#where.get(id);
       if (!at) return undefined;
       try {
-        return { bytes: await this.#readAt(at.pack.path, at.entry), path: at.pack.path };
+        return { bytes: await this.#readAt(at.pack.path, at.entry, place), path: at.pack.path };
       } catch (error) {
         // Replaced by another process's compaction: look again once.
         if (errnoCode(error) !== "ENOENT" || attempt > 0) throw error;
@@ -316,8 +340,12 @@ export class ChunkPacks {
     }
   }
 
-  async #readAt(path: string, entry: PackEntry): Promise<Uint8Array> {
-    const bytes = Buffer.allocUnsafe(entry.length);
+  async #readAt(
+    path: string,
+    entry: PackEntry,
+    place?: (length: number) => Uint8Array,
+  ): Promise<Uint8Array> {
+    const bytes = place ? place(entry.length) : Buffer.allocUnsafe(entry.length);
     if (this.#fs === nodeStoreFs) {
       // One synchronous open/pread/close: chunks are small and served by the
       // thousand; thread-pool round trips cost more than the reads.

@@ -8,12 +8,13 @@
  * id are never returned.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StagedFiles, syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
 import { ChunkPacks } from "./chunk-pack.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
+import { limitConcurrency } from "./limit-concurrency.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
 /** No chunker the store accepts cuts chunks larger than this (the 2020 reference's bound). */
@@ -24,8 +25,19 @@ const PACK_FROM = 8;
 /** A batch is cut into packs of at most about this many bytes. */
 const PACK_BYTES = 64 * 1024 * 1024;
 
+/** `missing` checks this many chunk files between yields to the event loop. */
+const MISSING_SLICE = 1024;
+
 const FANOUT = /^[0-9a-f]{2}$/;
 const REST = /^[0-9a-f]{62}$/;
+
+/** Where a chunk of `length` bytes is to be read into. */
+export type Place = (length: number) => Uint8Array;
+
+interface Stored {
+  bytes: Uint8Array;
+  path: string;
+}
 
 export interface ChunkFile {
   id: string;
@@ -93,6 +105,39 @@ export class ChunkStore {
   }
 
   /**
+   * Which of `ids` the store lacks, in order. On the real filesystem each
+   * chunk file is looked up with a synchronous stat, in slices with a yield
+   * between them: a stat costs microseconds, a thread-pool round trip per
+   * chunk costs more than the stat (and a node asks this of every wanted
+   * chunk each time main moves).
+   */
+  async missing(ids: string[], signal?: AbortSignal): Promise<string[]> {
+    await this.packs.refresh();
+    const absent: string[] = [];
+    if (this.fs === nodeStoreFs) {
+      for (let start = 0; start < ids.length; start += MISSING_SLICE) {
+        signal?.throwIfAborted();
+        if (start > 0) await new Promise(setImmediate);
+        for (const id of ids.slice(start, start + MISSING_SLICE)) {
+          if (this.packs.locate(id)) continue;
+          if (!statSync(this.path(id), { throwIfNoEntry: false })) absent.push(id);
+        }
+      }
+      return absent;
+    }
+    const limit = limitConcurrency(32);
+    const present = await Promise.all(
+      ids.map((id) =>
+        limit(async () => {
+          signal?.throwIfAborted();
+          return this.has(id);
+        }),
+      ),
+    );
+    return ids.filter((_, k) => !present[k]);
+  }
+
+  /**
    * Marks an existing chunk as just used (mtime = now) and says whether it
    * exists: one syscall that both answers "do I need to write it" and renews
    * the gc grace period for a chunk a put is about to reference.
@@ -128,35 +173,62 @@ export class ChunkStore {
     return found;
   }
 
-  /** Reads a chunk and refuses it unless its bytes hash to `id`. */
-  async read(id: string, blob?: string): Promise<Uint8Array> {
+  /**
+   * Reads a chunk and refuses it unless its bytes hash to `id`. Given
+   * `place`, the bytes are read into the view `place(length)` returns (a
+   * buffer about to be sent, say) rather than into a new buffer. `verify:
+   * false` skips the hash, for bytes whose reader hashes them anyway (a peer
+   * the chunk is served to).
+   */
+  async read(
+    id: string,
+    { blob, place, verify = true }: { blob?: string; place?: Place; verify?: boolean } = {},
+  ): Promise<Uint8Array> {
+    const { bytes, path } = await this.#readStored(id, blob, place);
+    return verify ? verifiedChunk(id, bytes, path, blob) : bytes;
+  }
+
+  /** A chunk's bytes as stored (not hashed), and the file they came from. */
+  async #readStored(
+    id: string,
+    blob: string | undefined,
+    place: Place | undefined,
+  ): Promise<Stored> {
     const path = this.path(id);
-    const packed = await this.#readPacked(id, blob);
+    const packed = await this.#readPacked(id, blob, place);
     if (packed) return packed;
     try {
-      return await this.#readFile(id, path, blob);
+      return await this.#readFile(id, path, blob, place);
     } catch (error) {
       if (!(error instanceof ChunkMissingError)) throw error;
       // Another process may have packed it since this one looked.
       await this.packs.refresh();
-      const late = await this.#readPacked(id, blob);
+      const late = await this.#readPacked(id, blob, place);
       if (late) return late;
       throw error;
     }
   }
 
-  async #readPacked(id: string, blob?: string): Promise<Uint8Array | undefined> {
+  async #readPacked(
+    id: string,
+    blob: string | undefined,
+    place: Place | undefined,
+  ): Promise<Stored | undefined> {
     const entry = this.packs.locate(id);
     if (!entry) return undefined;
     if (entry.length > MAX_CHUNK_SIZE) {
       throw oversizedChunk(id, entry.length, this.packs.dir, blob);
     }
-    const found = await this.packs.read(id);
-    return found && verifiedChunk(id, found.bytes, found.path, blob);
+    return this.packs.read(id, place);
   }
 
-  async #readFile(id: string, path: string, blob?: string): Promise<Uint8Array> {
-    if (this.fs === nodeStoreFs) return this.#readDirect(id, path, blob);
+  async #readFile(
+    id: string,
+    path: string,
+    blob: string | undefined,
+    place: Place | undefined,
+  ): Promise<Stored> {
+    if (this.fs === nodeStoreFs) return this.#readDirect(id, path, blob, place);
     let handle: Awaited<ReturnType<StoreFs["open"]>>;
     try {
       handle = await this.fs.open(path, "r");
@@ -176,7 +248,12 @@ export class ChunkStore {
     } finally {
       await handle.close();
     }
-    return verifiedChunk(id, bytes, path, blob);
+    if (place) {
+      const view = place(bytes.length);
+      view.set(bytes);
+      bytes = view;
+    }
+    return { bytes, path };
   }
 
   /**
@@ -184,7 +261,12 @@ export class ChunkStore {
    * chunk is small (32 KiB on average) and served thousands at a time; four
    * thread-pool round trips per chunk cost more than the reads themselves.
    */
-  #readDirect(id: string, path: string, blob?: string): Uint8Array {
+  #readDirect(
+    id: string,
+    path: string,
+    blob: string | undefined,
+    place: Place | undefined,
+  ): Stored {
     let fd: number;
     try {
       fd = openSync(path, "r");
@@ -194,17 +276,25 @@ export class ChunkStore {
       }
       throw error;
     }
-    let bytes: Buffer;
+    let bytes: Uint8Array;
     try {
       const { size } = fstatSync(fd);
       if (size > MAX_CHUNK_SIZE) {
         throw oversizedChunk(id, size, path, blob);
       }
-      bytes = readFileSync(fd);
+      bytes = place ? place(size) : Buffer.allocUnsafe(size);
+      let off = 0;
+      while (off < size) {
+        const n = readSync(fd, bytes, off, size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      // A file that shrank since fstat: what is there is refused by the hash check.
+      if (off < size) bytes = bytes.subarray(0, off);
     } finally {
       closeSync(fd);
     }
-    return verifiedChunk(id, bytes, path, blob);
+    return { bytes, path };
   }
 
   /** Writes bytes already known to hash to `id` (the caller hashed them). */

@@ -147,6 +147,16 @@ describe("blob store", () => {
       },
     );
     await assert.rejects(readAll(store, result.id), { code: "chunk-corrupt" });
+    // Serving a peer skips the hash (the peer hashes what it receives): the
+    // bytes come back as stored, read into the buffer the caller places.
+    const frame = new Uint8Array(bytes.length + 10);
+    const served = await store.readChunk({
+      id: victim,
+      verify: false,
+      place: (length) => frame.subarray(10, 10 + length),
+    });
+    assert.equal(served.buffer, frame.buffer, "read into the placed buffer");
+    assert.deepEqual(Buffer.from(served), bytes);
   });
 
   it("should refuse a truncated chunk file and report a missing one", async () => {

@@ -34,6 +34,10 @@ describe("chunk packs", () => {
     assert.equal(packs(dataDir).length, 1, "one pack for the batch");
     assert.equal(chunkFileCount(dataDir), 0, "no chunk files");
     for (const c of batch) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
+    const into = new Uint8Array(batch[3]!.bytes.length);
+    const placed = await store.readChunk({ id: batch[3]!.id, place: () => into });
+    assert.equal(placed, into, "a packed chunk is read into the placed buffer, and verified there");
+    assert.deepEqual(Buffer.from(into), batch[3]!.bytes);
     assert.deepEqual(await store.missingChunks({ ids: batch.map((c) => c.id) }), []);
     // Written again: the store has them all.
     assert.deepEqual(await store.writeVerifiedChunks({ chunks: batch }), Array(40).fill(false));
