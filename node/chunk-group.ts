@@ -1,0 +1,81 @@
+/**
+ * Received chunks gathered for one store call: each chunk's bytes are copied
+ * once, from the buffers they arrived in, into one contiguous buffer. The
+ * chunks are then hashed and written from it, and the pack they go to is one
+ * contiguous write instead of a gather of thousands of small views; a chunk
+ * split across two received buffers needs no join of its own.
+ */
+export class ChunkGroup<T> {
+  /** The buffer the chunks are copied into (give it back to its pool once they are stored). */
+  readonly buffer: Uint8Array;
+  #used = 0;
+  readonly items: { item: T; bytes: Uint8Array }[] = [];
+
+  constructor(buffer: Uint8Array) {
+    this.buffer = buffer;
+  }
+
+  get bytes(): number {
+    return this.#used;
+  }
+
+  /** Whether `length` more bytes fit. */
+  fits(length: number): boolean {
+    return this.#used + length <= this.buffer.length;
+  }
+
+  /** Copies `pieces` (their first `skip` bytes left out) in as `item`'s bytes. */
+  add(item: T, pieces: Uint8Array[], skip: number): void {
+    const start = this.#used;
+    for (const piece of pieces) {
+      const view = skip >= piece.length ? undefined : piece.subarray(skip);
+      skip = Math.max(0, skip - piece.length);
+      if (!view) continue;
+      this.buffer.set(view, this.#used);
+      this.#used += view.length;
+    }
+    this.items.push({ item, bytes: this.buffer.subarray(start, this.#used) });
+  }
+}
+
+/**
+ * Group buffers for reuse: a fresh multi-megabyte buffer costs the kernel a
+ * page fault per 4 KiB on first touch (measured: about 0.1 s of CPU per
+ * 256 MiB received), a reused one nothing.
+ */
+export class BufferPool {
+  readonly #size: number;
+  readonly #keep: number;
+  readonly #free: Uint8Array[] = [];
+
+  /** Buffers of `size` bytes; at most `keep` are held while unused. */
+  constructor({ size, keep }: { size: number; keep: number }) {
+    this.#size = size;
+    this.#keep = keep;
+  }
+
+  /** A buffer of at least `size` bytes: a pooled one if `size` fits the pool's. */
+  take(size: number): Uint8Array {
+    if (size > this.#size) return Buffer.allocUnsafe(size);
+    return this.#free.pop() ?? Buffer.allocUnsafe(this.#size);
+  }
+
+  give(buffer: Uint8Array): void {
+    if (buffer.length === this.#size && this.#free.length < this.#keep) this.#free.push(buffer);
+  }
+}
+
+/** The first `count` bytes of `pieces` (which hold at least that many). */
+export function leadingBytes(pieces: Uint8Array[], count: number): Uint8Array {
+  const first = pieces[0]!;
+  if (first.length >= count) return first.subarray(0, count);
+  const out = new Uint8Array(count);
+  let at = 0;
+  for (const piece of pieces) {
+    const take = Math.min(piece.length, count - at);
+    out.set(piece.subarray(0, take), at);
+    at += take;
+    if (at === count) break;
+  }
+  return out;
+}
