@@ -63,6 +63,11 @@ export class BufferPool {
   give(buffer: Uint8Array): void {
     if (buffer.length === this.#size && this.#free.length < this.#keep) this.#free.push(buffer);
   }
+
+  /** Lets go of the unused buffers (a node that is done fetching keeps no memory for it). */
+  clear(): void {
+    this.#free.length = 0;
+  }
 }
 
 /** The first `count` bytes of `pieces` (which hold at least that many). */

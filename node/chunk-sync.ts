@@ -94,7 +94,7 @@ export class ChunkSync {
   readonly #net: SyncNetwork;
   readonly #controller = new AbortController();
   /** Buffers received chunks are gathered in (see `ChunkGroup`): those of the groups in flight. */
-  readonly #groupBuffers = new BufferPool({ size: GROUP_BUFFER_BYTES, keep: 16 });
+  readonly #groupBuffers: BufferPool;
   #running: Promise<void> | undefined;
   #again = false;
   /** Main's head for which the wanted set was last computed, and that set. */
@@ -115,6 +115,12 @@ export class ChunkSync {
   constructor(init: ChunkSyncInit, net: SyncNetwork) {
     this.#init = init;
     this.#net = net;
+    // Per lane: the group being received and those still being stored.
+    const lanes = Math.max(1, init.limits.chunkRequestsPerPeer);
+    this.#groupBuffers = new BufferPool({
+      size: GROUP_BUFFER_BYTES,
+      keep: lanes * (STORING_PER_LANE + 1),
+    });
   }
 
   progress(): ChunkProgress {
@@ -290,7 +296,13 @@ export class ChunkSync {
       }
     };
     // Lanes start interleaved across peers (peer 1, peer 2, … then again).
-    await Promise.all(Array.from({ length: lanes }).flatMap(() => peers.map((peer) => lane(peer))));
+    try {
+      await Promise.all(
+        Array.from({ length: lanes }).flatMap(() => peers.map((peer) => lane(peer))),
+      );
+    } finally {
+      this.#groupBuffers.clear();
+    }
     this.#progress.missingChunks = queue.size;
     if (queue.size > 0 && peers.length > 0) {
       this.#init.log(

@@ -144,6 +144,10 @@ describe("chunk groups", () => {
     const large = pool.take(5000);
     assert.equal(large.length, 5000);
     pool.give(large);
-    assert.notEqual(pool.take(10), large, "a buffer of another size is not kept");
+    const small = pool.take(10);
+    assert.notEqual(small, large, "a buffer of another size is not kept");
+    pool.give(small);
+    pool.clear();
+    assert.notEqual(pool.take(10), small, "cleared: nothing held");
   });
 });
