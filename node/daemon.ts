@@ -222,7 +222,10 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
   libp2p.addEventListener("peer:discovery", (event) => {
     const peer = event.detail.id;
     if (libp2p.getConnections(peer).length > 0 || !gate.decide(peer, "outbound").admit) return;
-    libp2p.dial(peer).catch(() => {});
+    log(`discovery found ${gate.nameOf(peer) ?? peer.toString()}; dialing`);
+    libp2p.dial(peer).catch((error: Error) => {
+      peers.get(peer.toString()).lastError = error.message;
+    });
   });
 
   await libp2p.start();
