@@ -40,9 +40,13 @@ export interface FramePieces {
  * Reads frames off a stream. It listens to the stream's messages directly and
  * cuts frames out of them as they arrive (libp2p's `LengthPrefixedDecoder`),
  * so no async iterator, promise or timer is spent per frame: a chunk stream
- * carries thousands of frames a second. It holds at most `maxBuffered` bytes
- * of frames the caller has not read yet (and as much again of a frame still
- * arriving); a peer that sends more than that ahead is cut off.
+ * carries thousands of frames a second. Once more than `maxBuffered` bytes of
+ * frames wait to be read, it pauses the stream: Yamux then stops granting the
+ * peer window, so a peer that sends faster than the caller reads (a flood, or
+ * a large answer to a slow reader) is held back by flow control instead of
+ * filling memory; the stream resumes when half of that is read. What a
+ * paused stream may still receive is bounded by the Yamux window
+ * (`MAX_STREAM_WINDOW`); a peer that ignores the window is cut off by Yamux.
  */
 export class FrameReader {
   readonly #stream: Stream;
@@ -56,6 +60,7 @@ export class FrameReader {
   #queued = 0;
   /** Bytes received and not yet part of a decoded frame (a frame still arriving). */
   #partial = 0;
+  #paused = false;
   #ended = false;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
@@ -77,25 +82,39 @@ export class FrameReader {
       // What the decoder holds: a frame still arriving, plus the piece being fed.
       maxBufferSize: maxFrame + MAX_PREFIX + FEED_BYTES,
     });
+    // While paused, the peer may still use the window it was granted.
+    stream.maxReadBufferLength = Math.max(
+      stream.maxReadBufferLength,
+      MAX_STREAM_WINDOW + FEED_BYTES,
+    );
     const onMessage = (event: Event) => {
       this.#receive((event as Event & { data: Received }).data);
       this.#wakeUp();
     };
+    // 'end': the peer closed its side and everything it sent was delivered
+    // (a paused stream delivers what it holds on resuming, then ends).
+    const onEnd = () => this.#end();
     const onClose = (event: Event) => {
       const error = (event as Event & { error?: Error }).error;
       if (error && !this.#failure) this.#failure = streamFailed(error);
-      this.#end();
+      if (error || stream.readBufferLength === 0) this.#end();
     };
-    const onRemoteCloseWrite = () => this.#end();
     stream.addEventListener("message", onMessage);
+    stream.addEventListener("end", onEnd);
     stream.addEventListener("close", onClose);
-    stream.addEventListener("remoteCloseWrite", onRemoteCloseWrite);
     this.#detach = () => {
       stream.removeEventListener("message", onMessage);
+      stream.removeEventListener("end", onEnd);
       stream.removeEventListener("close", onClose);
-      stream.removeEventListener("remoteCloseWrite", onRemoteCloseWrite);
       clearTimeout(this.#timer);
     };
+    // A stream that ended before this reader listened sends no event.
+    if (stream.status === "aborted" || stream.status === "reset") {
+      this.#failure = new ProtocolError(`stream ${stream.status} before it was read`);
+      this.#end();
+    } else if (stream.readableEnded) {
+      this.#end();
+    }
   }
 
   /** The next frame, or undefined when the peer closed its side cleanly. */
@@ -162,12 +181,9 @@ export class FrameReader {
       );
       return;
     }
-    if (this.#queued > this.#maxBuffered) {
-      this.#fail(
-        new ProtocolError(
-          `peer sent ${this.#queued} bytes ahead of being read (limit ${this.#maxBuffered}); stream aborted`,
-        ),
-      );
+    if (this.#queued > this.#maxBuffered && !this.#paused) {
+      this.#paused = true;
+      this.#stream.pause();
     }
   }
 
@@ -181,6 +197,16 @@ export class FrameReader {
     }
     this.#queued -= frame.byteLength;
     this.bytes += frame.byteLength;
+    // Resuming delivers what the stream held meanwhile (through #receive), so it comes last.
+    if (this.#paused && this.#queued <= this.#maxBuffered / 2 && !this.#ended) {
+      this.#paused = false;
+      try {
+        this.#stream.resume();
+      } catch (error) {
+        // Closed meanwhile: its 'close' event says how.
+        if (!this.#failure) this.#failure = streamFailed(error as Error);
+      }
+    }
     const [first, ...rest] = [...frame];
     if (!first || first.length === 0) throw new ProtocolError("empty frame");
     const pieces = first.length > 1 ? [first.subarray(1), ...rest] : rest;
@@ -233,6 +259,11 @@ export class FrameReader {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The largest Yamux receive window a stream grows to (the muxer's default,
+ * which the daemon keeps): what a peer may still send to a paused stream.
+ */
+export const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
 /** A length prefix is at most this long (a 35-bit length). */
 const MAX_PREFIX = 5;
 /** Received buffers are fed to the decoder in slices of at most this many bytes. */

@@ -56,18 +56,28 @@ describe("frames", () => {
     });
   });
 
-  it("should cut off a peer that sends more than the limit ahead of being read", async () => {
+  it("should pause a stream whose peer sends more than the limit ahead of being read, and lose nothing", async () => {
     const [out, inb] = await streamPair();
     const reader = new FrameReader(inb, { maxFrame: 4096, idleMs: 5_000, maxBuffered: 64 * 1024 });
-    const frame = encodeFrame(1, [randomBytes(4000)]);
-    for (let i = 0; i < 40; i++) out.send(frame);
+    const sent = Array.from({ length: 60 }, () => randomBytes(4000));
+    for (const payload of sent) out.send(encodeFrame(1, [payload]));
+    await out.close();
     await new Promise((r) => setTimeout(r, 100));
-    await assert.rejects(
-      (async () => {
-        for (;;) await reader.next();
-      })(),
-      { code: "protocol-error", message: /ahead of being read \(limit 65536\)/ },
-    );
+    assert.equal(inb.readStatus, "paused", "held back by flow control, not read into memory");
+    for (const payload of sent)
+      assert.deepEqual(Buffer.from((await reader.next())!.payload), payload);
+    assert.equal(await reader.next(), undefined);
+  });
+
+  it("should read what a stream holds when the reader comes after the peer closed", async () => {
+    const [out, inb] = await streamPair();
+    const payload = randomBytes(3000);
+    out.send(encodeFrame(4, [payload]));
+    await out.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const reader = new FrameReader(inb, { maxFrame: 4096, idleMs: 5_000 });
+    assert.deepEqual(Buffer.from((await reader.expect([4])).payload), payload);
+    assert.equal(await reader.next(), undefined);
   });
 
   it("should name a stream that ends inside a frame, and one that stalls", async () => {
