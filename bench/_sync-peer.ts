@@ -1,17 +1,20 @@
 /**
- * The second node of `bench/sync.ts`, in its own process (as on another
- * machine): started, asked for its status, and asked to read a raw stream
- * from the first node, over IPC.
+ * A node of `bench/sync.ts` in its own process, as on its own machine:
+ * started, asked for its status and CPU time, asked to serve or read a raw
+ * stream, and to time a blob fetch, over IPC.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { multiaddr } from "@multiformats/multiaddr";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
+import { benchContent } from "./_content.ts";
 
 export type PeerRequest =
-  | { kind: "start"; dataDir: string; bootstrap: string; cwd: string }
+  | { kind: "start"; dataDir: string; bootstrap?: string; cwd: string }
   | { kind: "status" }
+  | { kind: "cpu" }
+  | { kind: "serveRaw"; protocol: string; seed: string; size: number }
   | { kind: "raw"; address: string; protocol: string }
   | { kind: "fetch"; after: string; bytes: number }
   | { kind: "profile"; start: true }
@@ -32,7 +35,7 @@ process.on("message", async (request: PeerRequest) => {
         listen: ["/ip4/127.0.0.1/tcp/0"],
         mdns: false,
         httpPort: 0,
-        bootstrap: [request.bootstrap],
+        bootstrap: request.bootstrap ? [request.bootstrap] : [],
       };
       node = await startNode({
         dataDir: request.dataDir,
@@ -45,10 +48,24 @@ process.on("message", async (request: PeerRequest) => {
         log: () => {},
         config,
       });
-      reply({ started: true });
+      reply({ addresses: node.addresses, httpPort: node.httpPort });
     } else if (request.kind === "status") {
       const status = await node!.status();
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
+    } else if (request.kind === "cpu") {
+      const used = process.cpuUsage();
+      reply({ cpu: (used.user + used.system) / 1e6 });
+    } else if (request.kind === "serveRaw") {
+      // The blob's own bytes, from memory, in 256 KiB sends.
+      const content = benchContent(request.seed, request.size);
+      const SEND = 256 * 1024;
+      await node!.libp2p.handle(request.protocol, async (stream) => {
+        for (let sent = 0; sent < content.length; sent += SEND) {
+          if (!stream.send(content.subarray(sent, sent + SEND))) await stream.onDrain();
+        }
+        await stream.close();
+      });
+      reply({ serving: true });
     } else if (request.kind === "raw") {
       const t = performance.now();
       const cpu = process.cpuUsage();

@@ -1,18 +1,19 @@
 /**
  * `npm run bench -- sync [blocks] [blobMiB]`: two nodes on loopback, each in
- * its own process as on two machines (the second is `_sync-peer.ts`). Measures
+ * a process of its own as on two machines (`_sync-peer.ts`; this process
+ * writes the ledger, then only orchestrates). Measures
  *   1. a fresh node joining a ledger of `blocks` blocks (default 10,000): blocks/s;
  *   2. the chunk transfer of a `blobMiB` blob (default 256) from one node to the
  *      other, next to a raw Noise+Yamux stream of the same bytes over the same
- *      connection (the baseline), and the ratio.
+ *      connection (the baseline), and the ratio; each node's CPU time; and
+ *      what writing those bytes to a new file costs this machine.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
  *
  * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
- * each measured phase only (join, blob and raw .cpuprofile for the serving
- * node; join-peer, blob-peer and raw-peer .cpuprofile for the fetching one).
+ * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`;
+ * a serves, b fetches).
  */
 import { fork, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   fsyncSync,
@@ -20,19 +21,16 @@ import {
   openSync,
   readFileSync,
   rmSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { request } from "node:http";
-import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serializeMember } from "../ledger/charter.ts";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
-import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
-import { type RunningNode, startNode } from "../node/daemon.ts";
+import { benchContent } from "./_content.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
@@ -40,27 +38,24 @@ const blobMiB = Number(process.argv[3] ?? 256);
 const root = mkdtempSync(join(tmpdir(), "gdo-bench-sync-"));
 const text = (s: string) => new TextEncoder().encode(s);
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const quiet = () => {};
 const profileDir = process.env.GDO_BENCH_PROFILE;
-const profiler = profileDir ? new Session() : undefined;
-if (profiler) {
-  profiler.connect();
-  await profiler.post("Profiler.enable");
-  await profiler.post("Profiler.setSamplingInterval", { interval: 500 });
+type Node = Awaited<ReturnType<typeof startPeer>>;
+/** Starts profiling `nodes`' main threads (with `GDO_BENCH_PROFILE`). */
+async function profileStart(...nodes: Node[]): Promise<void> {
+  if (!profileDir) return;
+  for (const node of nodes) await node.ask({ kind: "profile", start: true });
 }
-type Peer = Awaited<ReturnType<typeof startPeer>>;
-/** Starts profiling both nodes (or only one: the fetch phase starts them apart). */
-async function profileStart(peer: Peer, which: "both" | "self" | "peer" = "both"): Promise<void> {
-  if (!profiler) return;
-  if (which !== "peer") await profiler.post("Profiler.start");
-  if (which !== "self") await peer.ask({ kind: "profile", start: true });
+/** Writes `<phase>-<name>.cpuprofile` for each node. */
+async function profileStop(phase: string, nodes: Record<string, Node>): Promise<void> {
+  if (!profileDir) return;
+  for (const [name, node] of Object.entries(nodes)) {
+    const path = join(profileDir, `${phase}-${name}.cpuprofile`);
+    await node.ask({ kind: "profile", start: false, path });
+  }
 }
-async function profileStop(peer: Peer, name: string): Promise<void> {
-  if (!profiler) return;
-  const { profile } = await profiler.post("Profiler.stop");
-  writeFileSync(join(profileDir!, `${name}.cpuprofile`), JSON.stringify(profile));
-  const path = join(profileDir!, `${name}-peer.cpuprofile`);
-  await peer.ask({ kind: "profile", start: false, path });
+/** A node's CPU time so far (user + system, all threads), in seconds. */
+async function cpuOf(node: Node): Promise<number> {
+  return ((await node.ask({ kind: "cpu" })) as { cpu: number }).cpu;
 }
 
 try {
@@ -113,38 +108,21 @@ try {
     `setup     ${blocks}-block ledger written in ${((performance.now() - t) / 1000).toFixed(1)} s (not measured)`,
   );
 
-  const config = (extra: Partial<NodeConfig>): NodeConfig => ({
-    ...structuredClone(DEFAULT_CONFIG),
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    mdns: false,
-    httpPort: 0,
-    ...extra,
-  });
-  const common = {
-    cwd: root,
-    founder: "x",
-    organisation: "x",
-    genesisFiles: async () => [],
-    log: quiet,
-  };
-  const a = await startNode({
-    ...common,
-    dataDir: aDir,
-    keyPath: join(aDir, "key"),
-    ledgerPath: join(aDir, "ledger.git"),
-    config: config({}),
-  });
   const main = await ledger.head();
   if (!main) throw new Error("bench ledger has no main");
 
+  // Both nodes run in processes of their own, as on two machines; this one
+  // only orchestrates (and holds the setup's ledger, idle from here on).
+  const a = await startPeer();
+  const started = (await a.ask({ kind: "start", dataDir: aDir, cwd: root })) as Started;
   const b = await startPeer();
-  await profileStart(b);
+  await profileStart(a, b);
   t = performance.now();
-  await b.ask({ kind: "start", dataDir: bDir, bootstrap: a.addresses[0]!, cwd: root });
+  await b.ask({ kind: "start", dataDir: bDir, bootstrap: started.addresses[0]!, cwd: root });
   const bRepo = join(bDir, "ledger.git", "refs", "heads", "main");
   await until(() => readFileSync(bRepo, { flag: "r" }).toString().trim() === main, 300_000, 10);
   const joinS = (performance.now() - t) / 1000;
-  await profileStop(b, "join");
+  await profileStop("join", { a, b });
   log(
     `ledger    fresh node synced ${blocks} blocks in ${joinS.toFixed(2)} s: ${Math.round(blocks / joinS)} blocks/s (target: < 10 s)`,
   );
@@ -153,39 +131,34 @@ try {
   // its main moves to the block naming the blob until every chunk is stored
   // (in its own process: polling it from here would load it).
   const size = blobMiB * 1024 * 1024;
-  const content = randomBytes(size);
-  await profileStart(b, "peer");
+  const seed = `gdo-bench-${Date.now()}`;
+  const content = benchContent(seed, size);
+  await profileStart(b);
   const fetched = b.ask({ kind: "fetch", after: main, bytes: size }) as Promise<Timed>;
-  const put = await postBlob(a, aDir, content);
-  await profileStart(b, "self");
-  const senderCpu = process.cpuUsage();
+  const put = await postBlob(started.httpPort, aDir, content);
+  await profileStart(a);
+  const blobSender0 = await cpuOf(a);
   const blob = await fetched;
-  const blobSenderCpu = seconds(process.cpuUsage(senderCpu));
-  await profileStop(b, "blob");
+  const blobSenderCpu = (await cpuOf(a)) - blobSender0;
+  await profileStop("blob", { a, b });
   const blobRate = blobMiB / blob.seconds;
   log(
     `blob      ${blobMiB} MiB (${put.id.slice(0, 12)}) in ${blob.seconds.toFixed(2)} s: ${blobRate.toFixed(1)} MiB/s`,
   );
 
   // Baseline: the same bytes as a raw stream over the same connection, in
-  // 256 KiB sends, from memory.
+  // 256 KiB sends from memory.
   const RAW = "/gdo/bench-raw/1";
-  const SEND = 256 * 1024;
-  await a.libp2p.handle(RAW, async (stream) => {
-    for (let sent = 0; sent < size; sent += SEND) {
-      if (!stream.send(content.subarray(sent, sent + SEND))) await stream.onDrain();
-    }
-    await stream.close();
-  });
-  await profileStart(b);
-  const rawSenderCpu0 = process.cpuUsage();
+  await a.ask({ kind: "serveRaw", protocol: RAW, seed, size });
+  await profileStart(a, b);
+  const rawSender0 = await cpuOf(a);
   const raw = (await b.ask({
     kind: "raw",
-    address: a.addresses[0]!,
+    address: started.addresses[0]!,
     protocol: RAW,
   })) as Timed & { bytes: number };
-  const rawSenderCpu = seconds(process.cpuUsage(rawSenderCpu0));
-  await profileStop(b, "raw");
+  const rawSenderCpu = (await cpuOf(a)) - rawSender0;
+  await profileStop("raw", { a, b });
   const rawRate = raw.bytes / 1024 / 1024 / raw.seconds;
   log(
     `raw       ${(raw.bytes / 1024 / 1024).toFixed(0)} MiB Noise+Yamux stream in ${raw.seconds.toFixed(2)} s: ${rawRate.toFixed(1)} MiB/s (baseline)`,
@@ -204,13 +177,18 @@ try {
   const { rss } = (await b.ask({ kind: "status" })) as PeerStatus;
   log(`memory    receiving node's rss after the run ${(rss / 1024 / 1024).toFixed(0)} MiB`);
   await b.ask({ kind: "stop" });
-  await a.stop();
+  await a.ask({ kind: "stop" });
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
 
 interface PeerStatus {
   rss: number;
+}
+
+interface Started {
+  addresses: string[];
+  httpPort: number;
 }
 
 /** What the peer measured of a phase: wall time and its own CPU time, in seconds. */
@@ -286,11 +264,11 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number,
   throw new Error("benchmark timed out");
 }
 
-function postBlob(node: RunningNode, dataDir: string, content: Buffer): Promise<{ id: string }> {
+function postBlob(httpPort: number, dataDir: string, content: Buffer): Promise<{ id: string }> {
   const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
   return new Promise((done, fail) => {
     const req = request(
-      `http://127.0.0.1:${node.httpPort}/api/blobs?path=blobs/bench.bin.blob`,
+      `http://127.0.0.1:${httpPort}/api/blobs?path=blobs/bench.bin.blob`,
       { method: "POST", headers: { authorization: `Bearer ${token}` }, agent: false },
       (res) => {
         const parts: Buffer[] = [];
