@@ -86,19 +86,36 @@ function identity(name: string, email: string, now: Date): Identity {
 export class Ledger {
   readonly repo: Repository;
   readonly #rules: LedgerRules;
-  readonly #verifier: Verifier;
+  readonly #verifierOf: () => Verifier;
 
-  private constructor(repo: Repository, rules: LedgerRules) {
+  private constructor(repo: Repository, rules: LedgerRules, verifier?: () => Verifier) {
     this.repo = repo;
     this.#rules = rules;
-    this.#verifier = new Verifier({ objects: repo, ...rules });
+    if (verifier) {
+      this.#verifierOf = verifier;
+    } else {
+      const own = new Verifier({ objects: repo, ...rules });
+      this.#verifierOf = () => own;
+    }
   }
 
+  /** The verifier in use: the ledger's own, or the one its owner shares (see `open`). */
+  get #verifier(): Verifier {
+    return this.#verifierOf();
+  }
+
+  /**
+   * Opens a ledger. `verifier` lends it the verifier of whoever holds it (a
+   * node's replica), which must read the same repository under the same
+   * rules: a verifier remembers every block it checked, and two of them over
+   * one history would each verify and hold it all.
+   */
   static async open({
     gitdir,
     durable,
+    verifier,
     ...rules
-  }: { gitdir: string; durable?: boolean } & LedgerRules) {
+  }: { gitdir: string; durable?: boolean; verifier?: () => Verifier } & LedgerRules) {
     const repo = await Repository.open({ gitdir, durable });
     // Housekeeping as `git gc --auto` does it: when loose objects have piled
     // up, pack them once here rather than between appends, where the file
@@ -111,7 +128,7 @@ export class Ledger {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw error;
     }
-    return new Ledger(repo, rules);
+    return new Ledger(repo, rules, verifier);
   }
 
   /** Makes a new ledger whose genesis block holds the founder, the default charter and `files`. */

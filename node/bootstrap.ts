@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { NotFoundError } from "../ledger/errors.ts";
 import { readKeyFile, writeKeyFile } from "../ledger/keyfile.ts";
-import { Ledger } from "../ledger/ledger.ts";
+import { Ledger, MAIN } from "../ledger/ledger.ts";
 import { generateKey, type SshPrivateKey } from "../ledger/sshkey.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
@@ -99,7 +99,9 @@ export async function bootstrapNode(input: BootstrapInput): Promise<NodeState> {
   let blocks = 0;
   for (const oid of refs.values())
     blocks = Math.max(blocks, (await verify({ ledger, key }, oid)).generation);
-  const charter = await ledger.charter();
+  // Main's charter from the verification just done (memoised), not the
+  // ledger's own verifier, which would verify the whole history again.
+  const charter = (await verify({ ledger, key }, await ledger.requireHead(MAIN))).charter;
   const me = charter.memberByKey(key.publicKey);
   input.log(
     `ledger    ${input.ledgerPath}: '${charter.name}' (${charter.id}), ${refs.size} branch(es), main ${await ledger.head()} (${blocks} blocks deep), all verified`,

@@ -163,9 +163,16 @@ export class Replica {
     rules?: LedgerRules;
   }): Promise<Replica> {
     try {
-      const ledger = await Ledger.open({ gitdir, durable, ...rules });
-      if (await ledger.head()) return new Replica(ledger.repo, key, ledger, rules);
-      return new Replica(ledger.repo, key, undefined, rules);
+      // The ledger writes with the replica's verifier: one memo of the history.
+      let replica: Replica | undefined;
+      const ledger = await Ledger.open({
+        gitdir,
+        durable,
+        ...rules,
+        verifier: () => replica!.#verifier,
+      });
+      replica = new Replica(ledger.repo, key, (await ledger.head()) ? ledger : undefined, rules);
+      return replica;
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       return new Replica(await Repository.init({ gitdir, durable }), key, undefined, rules);
@@ -307,6 +314,7 @@ export class Replica {
           gitdir: this.repo.gitdir,
           durable: this.repo.durable,
           ...this.#rules,
+          verifier: () => this.#verifier,
         });
       }
       return { written };
