@@ -1,3 +1,5 @@
+import { copyPieces } from "./frame.ts";
+
 /**
  * Received chunks gathered for one store call: each chunk's bytes are copied
  * once, from the buffers they arrived in, into one contiguous buffer. The
@@ -27,13 +29,7 @@ export class ChunkGroup<T> {
   /** Copies `pieces` (their first `skip` bytes left out) in as `item`'s bytes. */
   add(item: T, pieces: Uint8Array[], skip: number): void {
     const start = this.#used;
-    for (const piece of pieces) {
-      const view = skip >= piece.length ? undefined : piece.subarray(skip);
-      skip = Math.max(0, skip - piece.length);
-      if (!view) continue;
-      this.buffer.set(view, this.#used);
-      this.#used += view.length;
-    }
+    this.#used += copyPieces(pieces, this.buffer.subarray(start), skip);
     this.items.push({ item, bytes: this.buffer.subarray(start, this.#used) });
   }
 }
@@ -68,19 +64,4 @@ export class BufferPool {
   clear(): void {
     this.#free.length = 0;
   }
-}
-
-/** The first `count` bytes of `pieces` (which hold at least that many). */
-export function leadingBytes(pieces: Uint8Array[], count: number): Uint8Array {
-  const first = pieces[0]!;
-  if (first.length >= count) return first.subarray(0, count);
-  const out = new Uint8Array(count);
-  let at = 0;
-  for (const piece of pieces) {
-    const take = Math.min(piece.length, count - at);
-    out.set(piece.subarray(0, take), at);
-    at += take;
-    if (at === count) break;
-  }
-  return out;
 }

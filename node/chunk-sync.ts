@@ -26,10 +26,10 @@ import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
 import { POINTER_SUFFIX, parseManifest } from "../ledger/blobs/manifest.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
-import { BufferPool, ChunkGroup, leadingBytes } from "./chunk-group.ts";
+import { BufferPool, ChunkGroup } from "./chunk-group.ts";
 import type { Limits } from "./config.ts";
 import { ProtocolError } from "./errors.ts";
-import { FrameBatch, FrameReader, parseJson, sendJson } from "./frame.ts";
+import { FrameBatch, FrameReader, leadingBytes, parseJson, sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
@@ -328,7 +328,8 @@ export class ChunkSync {
     const reader = new FrameReader(stream, {
       maxFrame: MAX_CHUNK_SIZE + 64,
       idleMs: limits.streamIdleMs,
-      // The answers to the requests ahead, each up to a request's bytes plus one chunk.
+      // The answers to the requests ahead, each up to a request's bytes plus
+      // one chunk: more than this unread pauses the stream.
       maxBuffered: REQUESTS_AHEAD * (REQUEST_BYTES + MAX_CHUNK_SIZE + 64 * 1024),
     });
     let finished = false;

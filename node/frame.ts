@@ -1,8 +1,8 @@
 /**
  * Frames on a libp2p stream: an unsigned-varint length, then that many bytes
- * (the layout of it-length-prefixed, as most libp2p protocols). The first byte of a frame is
- * its message kind; the rest is the payload (JSON for control messages, raw
- * bytes for objects and chunks).
+ * (the layout of it-length-prefixed, as most libp2p protocols). The first
+ * byte of a frame is its message kind; the rest is the payload (JSON for
+ * control messages, raw bytes for objects and chunks).
  *
  *   ┌──────────────┬──────┬──────────────────────┐
  *   │ uvarint len  │ kind │ payload (len-1 bytes)│
@@ -12,7 +12,6 @@
  * before buffering any payload, so an oversized frame costs nothing; it
  * aborts a stream that delivers no data for `idleMs` while a frame is
  * awaited, so a stalled peer cannot pin a stream slot.
- *
  */
 import type { Stream } from "@libp2p/interface";
 import { LengthPrefixedDecoder } from "@libp2p/utils";
@@ -281,14 +280,39 @@ function streamFailed(error: Error): ProtocolError {
   });
 }
 
-/** `pieces` laid end to end in one new buffer. */
-export function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
-  const out = Buffer.allocUnsafe(length);
+/**
+ * Copies the bytes of `pieces` (laid end to end), from byte `skip` on, into
+ * `target` until it is full or the pieces end; returns how many it copied.
+ */
+export function copyPieces(pieces: Uint8Array[], target: Uint8Array, skip = 0): number {
   let at = 0;
   for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
+    if (at === target.length) break;
+    if (skip >= piece.length) {
+      skip -= piece.length;
+      continue;
+    }
+    const view = piece.subarray(skip, skip + target.length - at);
+    skip = 0;
+    target.set(view, at);
+    at += view.length;
   }
+  return at;
+}
+
+/** `pieces` laid end to end in one new buffer of `length` bytes. */
+function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
+  const out = Buffer.allocUnsafe(length);
+  copyPieces(pieces, out);
+  return out;
+}
+
+/** The first `count` bytes of `pieces` (which hold at least that many): a view when one piece holds them. */
+export function leadingBytes(pieces: Uint8Array[], count: number): Uint8Array {
+  const first = pieces[0]!;
+  if (first.length >= count) return first.subarray(0, count);
+  const out = new Uint8Array(count);
+  copyPieces(pieces, out);
   return out;
 }
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { streamPair } from "@libp2p/utils";
-import { BufferPool, ChunkGroup, leadingBytes } from "../../node/chunk-group.ts";
-import { encodeFrame, FrameBatch, FrameReader } from "../../node/frame.ts";
+import { BufferPool, ChunkGroup } from "../../node/chunk-group.ts";
+import { encodeFrame, FrameBatch, FrameReader, leadingBytes } from "../../node/frame.ts";
 
 /** Sends `bytes` in pieces of random sizes (1 byte to 3 KiB), as a network might cut them. */
 function sendInPieces(stream: Awaited<ReturnType<typeof streamPair>>[0], bytes: Uint8Array) {
