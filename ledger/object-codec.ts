@@ -94,7 +94,10 @@ export function inflateWithRoom(zlib: Uint8Array, prefix: number, what: string):
   } catch (error) {
     throw new CorruptObjectError(what, `cannot inflate: ${(error as Error).message}`);
   }
-  if (prefix === 0) return data;
+  // inflateSync hands back a view of its 16 KiB output chunk: a small object
+  // kept from it would hold the whole chunk (repacking 60,000 loose objects
+  // held 950 MB), so small results are copied out.
+  if (prefix === 0 && data.length * 2 > data.buffer.byteLength) return data;
   const out = Buffer.allocUnsafe(prefix + data.length);
   data.copy(out, prefix);
   return out;

@@ -33,7 +33,7 @@ const OFS_DELTA = 6;
 const REF_DELTA = 7;
 const IDX_MAGIC = 0xff744f63;
 const WINDOW = 1 << 20;
-const MAX_WINDOWS = 32;
+const MAX_WINDOWS = 8;
 const WINDOW_IDLE_MS = 5_000;
 /** Deltas of deltas are followed at most this deep (git's default is 50). */
 const MAX_DELTA_DEPTH = 4096;
@@ -61,18 +61,21 @@ function entryHeader(type: number, size: number): Buffer {
  * Writes a pack and its index into `packDir` (temp files, optional fsync,
  * rename of the pack, then of the index: git and gdo only look at packs that
  * have an index, so a crash leaves either no pack or a whole one). Objects
- * must be distinct and carry their verified ids. Returns the pack's name.
+ * must be distinct and carry their verified ids. They are taken one at a
+ * time, so a lazy iterable keeps only one in memory; `count` is how many it
+ * yields (the pack's header comes first). Returns the pack's name.
  */
 export function writePack(
   packDir: string,
-  objects: PackedObject[],
-  { durable }: { durable: boolean },
+  objects: Iterable<PackedObject>,
+  { durable, count }: { durable: boolean; count: number },
 ): string {
   fs.mkdirSync(packDir, { recursive: true });
   const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
   const tmpPack = join(packDir, `tmp_pack_${tag}`);
   const tmpIdx = join(packDir, `tmp_idx_${tag}`);
   const packHash = createHash("sha1");
+  const oids: string[] = [];
   const offsets: number[] = [];
   const crcs: number[] = [];
   const fd = fs.openSync(tmpPack, "wx", 0o444);
@@ -96,9 +99,10 @@ export function writePack(
     const header = Buffer.alloc(12);
     header.write("PACK", 0, "latin1");
     header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(objects.length, 8);
+    header.writeUInt32BE(count, 8);
     write(header);
     for (const object of objects) {
+      oids.push(object.oid);
       offsets.push(offset);
       const head = entryHeader(TYPE_CODES[object.type], object.content.length);
       const body = zlibBytes([object.content]);
@@ -106,12 +110,14 @@ export function writePack(
       write(head);
       write(body);
     }
+    if (oids.length !== count)
+      throw new Error(`writePack: told ${count} objects, given ${oids.length}`);
     flush();
     const trailer = packHash.digest();
     fs.writeSync(fd, trailer);
     if (durable) fs.fsyncSync(fd);
     const name = `pack-${trailer.toString("hex")}`;
-    fs.writeFileSync(tmpIdx, indexBytes(objects, offsets, crcs, trailer), { mode: 0o444 });
+    fs.writeFileSync(tmpIdx, indexBytes(oids, offsets, crcs, trailer), { mode: 0o444 });
     if (durable) fsyncPathSync(tmpIdx);
     fs.renameSync(tmpPack, join(packDir, `${name}.pack`));
     fs.renameSync(tmpIdx, join(packDir, `${name}.idx`));
@@ -127,13 +133,13 @@ export function writePack(
 }
 
 function indexBytes(
-  objects: PackedObject[],
+  oids: string[],
   offsets: number[],
   crcs: number[],
   packChecksum: Buffer,
 ): Buffer {
-  const n = objects.length;
-  const order = objects.map((o, i) => ({ oid: Buffer.from(o.oid, "hex"), i }));
+  const n = oids.length;
+  const order = oids.map((oid, i) => ({ oid: Buffer.from(oid, "hex"), i }));
   order.sort((a, b) => Buffer.compare(a.oid, b.oid));
   const large = offsets.filter((o) => o >= 0x80000000).length;
   const out = Buffer.alloc(8 + 256 * 4 + n * 28 + large * 8 + 40);

@@ -299,7 +299,10 @@ export class Repository implements ObjectReader {
    * returns, i.e. before any ref may name its objects.
    */
   writePack(objects: PackedObject[]): string {
-    const name = writePack(join(this.#objects, "pack"), objects, { durable: this.durable });
+    const name = writePack(join(this.#objects, "pack"), objects, {
+      durable: this.durable,
+      count: objects.length,
+    });
     this.#rescanPacks();
     return name;
   }
@@ -367,35 +370,39 @@ export class Repository implements ObjectReader {
       // Oldest pack first, each in its own order: history stays in the order
       // it was written, so reading it in order goes through a pack front to back.
       const old = all ? this.#packList().toSorted((a, b) => a.written - b.written) : [];
-      const objects: PackedObject[] = [];
-      const seen = new Set<string>();
-      for (const pack of old) {
-        for (const oid of pack.oids()) {
-          if (seen.has(oid)) continue;
-          seen.add(oid);
-          objects.push({ oid, ...this.readObjectSync(oid) });
+      // Objects are read one at a time as the pack is written: holding them
+      // all would take a long history's size in memory at once.
+      const damaged = new Set<string>();
+      let name: string | undefined;
+      let packedLoose: string[] = [];
+      let objectCount = 0;
+      while (name === undefined) {
+        const plan: string[] = [];
+        const seen = new Set<string>();
+        for (const pack of old) {
+          for (const oid of pack.oids()) {
+            if (!seen.has(oid)) plan.push(oid);
+            seen.add(oid);
+          }
         }
-      }
-      const packedLoose: string[] = [];
-      for (const oid of loose) {
-        if (seen.has(oid)) {
-          packedLoose.push(oid);
-          continue;
-        }
-        let object: GitObject;
+        const fromPacks = plan.length;
+        packedLoose = loose.filter((oid) => !damaged.has(oid));
+        for (const oid of packedLoose) if (!seen.has(oid)) plan.push(oid);
+        if (plan.length === 0) return { objects: 0, removedPacks: 0 };
+        const read = this.#readForPack(plan, fromPacks, damaged);
         try {
-          object = this.readObjectSync(oid);
+          name = writePack(join(this.#objects, "pack"), read, {
+            durable: this.durable,
+            count: plan.length,
+          });
         } catch (error) {
-          // A damaged loose object stays where `gdo verify` will report it.
-          if (error instanceof CorruptObjectError) continue;
-          throw error;
+          // A damaged loose object stays where `gdo verify` will report it;
+          // the pack is written again without it.
+          if (!(error instanceof DamagedLooseObject)) throw error;
         }
-        seen.add(oid);
-        objects.push({ oid, ...object });
-        packedLoose.push(oid);
+        objectCount = plan.length;
       }
-      if (objects.length === 0) return { objects: 0, removedPacks: 0 };
-      const name = this.writePack(objects);
+      this.#rescanPacks();
       for (const oid of packedLoose) fs.rmSync(this.#loosePath(oid), { force: true });
       let removedPacks = 0;
       for (const pack of old) {
@@ -408,10 +415,30 @@ export class Repository implements ObjectReader {
       this.#rescanPacks();
       this.#looseAtOpen = 0;
       this.#looseWritten = 0;
-      return { objects: objects.length, removedPacks };
+      return { objects: objectCount, removedPacks };
     } finally {
       fs.closeSync(fd);
       fs.rmSync(lock, { force: true });
+    }
+  }
+
+  /**
+   * Reads the objects of `plan` in order for a pack; the first `fromPacks`
+   * come from packs, the rest are loose. A damaged loose object is added to
+   * `damaged` and ends the pass (`DamagedLooseObject`).
+   */
+  *#readForPack(plan: string[], fromPacks: number, damaged: Set<string>): Generator<PackedObject> {
+    for (let i = 0; i < plan.length; i++) {
+      const oid = plan[i]!;
+      let object: GitObject;
+      try {
+        object = this.readObjectSync(oid);
+      } catch (error) {
+        if (i < fromPacks || !(error instanceof CorruptObjectError)) throw error;
+        damaged.add(oid);
+        throw new DamagedLooseObject(oid);
+      }
+      yield { oid, ...object };
     }
   }
 
@@ -566,6 +593,15 @@ function readLoose(path: string): Buffer | undefined {
     }
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Ends a repack pass that met a damaged loose object; the next pass leaves it out. */
+class DamagedLooseObject extends Error {
+  readonly oid: string;
+  constructor(oid: string) {
+    super(`loose object ${oid} is damaged`);
+    this.oid = oid;
   }
 }
 

@@ -149,6 +149,58 @@ describe("packfiles", () => {
     );
   });
 
+  it("should pack around a damaged loose object, leaving it loose, and pack it once repaired", async () => {
+    const made = await makeLedger();
+    for (let i = 0; i < 3; i++) {
+      await made.ledger.commit({
+        key: made.alice,
+        edits: [{ path: `rfcs/000${i + 2}-x.md`, content: text(`# X ${i}\n`) }],
+        message: `rfc ${i}`,
+      });
+    }
+    const loose = looseFiles(made.gitdir);
+    // Deep in the write order, so the first pass has already written part of its pack.
+    const victim = loose.toSorted()[Math.floor(loose.length / 2)]!;
+    const path = join(made.gitdir, "objects", victim.slice(0, 2), victim.slice(2));
+    const good = fs.readFileSync(path);
+    fs.chmodSync(path, 0o644);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length >> 1]! ^= 1;
+    fs.writeFileSync(path, damaged);
+
+    const result = made.ledger.repo.repack();
+    assert.equal(result.objects, loose.length - 1);
+    assert.deepEqual(looseFiles(made.gitdir), [victim], "only the damaged object stays loose");
+    assert.equal(packNames(made.gitdir).length, 1);
+    assert.deepEqual(
+      fs.readdirSync(join(made.gitdir, "objects", "pack")).filter((n) => n.startsWith("tmp_")),
+      [],
+      "the abandoned pass left no temp file",
+    );
+    const repo = await Repository.open({ gitdir: made.gitdir });
+    for (const oid of loose) if (oid !== victim) assert.ok(repo.readObjectSync(oid));
+
+    fs.writeFileSync(path, good);
+    assert.equal(made.ledger.repo.repack().objects, 1);
+    assert.deepEqual(looseFiles(made.gitdir), []);
+  });
+
+  it("should hold a small deflated object in a buffer of its size, not zlib's whole output chunk", {
+    skip: needs("git"),
+  }, async () => {
+    const { gitdir } = await makeLedger();
+    // Stock git deflates loose objects; zlib's output chunk is 16 KiB.
+    const made = spawnSync("git", ["--git-dir", gitdir, "hash-object", "-w", "--stdin"], {
+      input: "a small note\n",
+      encoding: "utf8",
+    });
+    assert.equal(made.status, 0, made.stderr);
+    const repo = await Repository.open({ gitdir });
+    const { content } = repo.readObjectSync(made.stdout.trim());
+    assert.equal(Buffer.from(content).toString(), "a small note\n");
+    assert.ok(content.buffer.byteLength < 16 * 1024, `held in ${content.buffer.byteLength} bytes`);
+  });
+
   it("should let a reader opened before a repack keep reading after it", async () => {
     const { ledger, gitdir } = await makeLedger();
     const reader = await Repository.open({ gitdir });
