@@ -97,6 +97,17 @@ export function serializeSignedCommit(fields: CommitFields, armoredSignature: st
   return new TextEncoder().encode(`${headerText(fields)}gpgsig ${folded}\n\n${fields.message}`);
 }
 
+/** Just the fields of a parsed commit, without its signature and signed bytes. */
+export function fieldsOf({
+  tree,
+  parents,
+  author,
+  committer,
+  message,
+}: CommitFields): CommitFields {
+  return { tree, parents, author, committer, message };
+}
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function parseCommit(oid: string, content: Uint8Array): ParsedCommit {

@@ -1,6 +1,12 @@
 import { BadApprovalError, PROPOSAL_ID, parseApprovalTrailer, verifyApproval } from "./approval.ts";
 import { CHARTER_DIR, type Charter, checkCharterTransition, parseCharter } from "./charter.ts";
-import { type ParsedCommit, parseCommit, parseTrailers } from "./commit.ts";
+import {
+  type CommitFields,
+  fieldsOf,
+  type ParsedCommit,
+  parseCommit,
+  parseTrailers,
+} from "./commit.ts";
 import { GdoError, VerificationError } from "./errors.ts";
 import { BadSignatureError, SignatureFormatError } from "./key-errors.ts";
 import { supersededSide } from "./merge.ts";
@@ -65,7 +71,12 @@ export interface VerifiedBlock {
   parents: string[];
   /** Member name of the signer, as recorded in the parent's charter. */
   signer: string;
-  commit: ParsedCommit;
+  /**
+   * The commit's fields. Its signature and signed bytes are not kept: a node
+   * holds every block of its history, and those were 1.3 KiB of each. Read
+   * them back with `readSignedCommit` where a proof is shown.
+   */
+  commit: CommitFields;
   /** The charter in force after this block (what its children are judged by). */
   charter: Charter;
   /** Longest parent chain to the genesis, plus one. Orders blocks without clocks. */
@@ -108,6 +119,8 @@ export class Verifier {
   readonly #checks: BlockCheck[];
   readonly #pool: SignaturePool | undefined;
   readonly #validate: ChangeValidator | undefined;
+  /** Blocks per signature batch sent to the pool; 4 batches go ahead of the sequential pass. */
+  readonly #signatureBatch: number;
   /** Signature verdicts computed ahead on the pool, by block id. */
   readonly #signatureVerdicts = new Map<
     string,
@@ -120,12 +133,15 @@ export class Verifier {
     checks = [],
     pool,
     validate,
+    signatureBatch = 256,
   }: {
     objects: ObjectReader;
     checks?: BlockCheck[];
     pool?: SignaturePool;
     validate?: ChangeValidator;
+    signatureBatch?: number;
   }) {
+    this.#signatureBatch = signatureBatch;
     this.reader = new TreeReader(objects);
     this.#checks = checks;
     this.#pool = pool;
@@ -143,11 +159,18 @@ export class Verifier {
   /** Verifies a head and all its ancestors; throws the first invalid block (oldest first). */
   async verify(head: string, { signal }: { signal?: AbortSignal } = {}): Promise<VerifiedBlock> {
     const order = await this.#unverifiedAncestry(head);
-    if (this.#pool && order.length >= 64) this.#checkSignaturesAhead(order, this.#pool);
+    const pool = order.length >= 64 ? this.#pool : undefined;
+    let sent = 0;
     try {
-      for (const oid of order) {
+      for (let i = 0; i < order.length; i++) {
         signal?.throwIfAborted();
-        await this.#verifyOne(oid);
+        // Signatures go to the pool a window ahead of the sequential pass,
+        // not all at once: a long history's parsed commits and pending
+        // checks would otherwise all be held at the same time.
+        const batch = this.#signatureBatch;
+        for (; pool && sent < order.length && sent < i + 4 * batch; sent += batch)
+          await this.#checkSignaturesAhead(order.slice(sent, sent + batch), pool);
+        await this.#verifyOne(order[i]!);
       }
     } finally {
       for (const oid of order) this.#signatureVerdicts.delete(oid);
@@ -178,38 +201,35 @@ export class Verifier {
   }
 
   /**
-   * Sends every signature of a batch to the pool at once; the sequential pass
-   * then awaits each verdict in turn. A signature that does not parse is left
-   * for the sequential pass, which reports it in order.
+   * Sends the signatures of a batch of blocks to the pool at once; the
+   * sequential pass then awaits each verdict in turn. A signature that does
+   * not parse is left for the sequential pass, which reports it in order.
    */
-  #checkSignaturesAhead(order: string[], pool: SignaturePool): void {
-    const BATCH = 256;
-    for (let start = 0; start < order.length; start += BATCH) {
-      const ahead: { oid: string; parsed: ParsedSshsig }[] = [];
-      const jobs: SignatureJob[] = [];
-      for (const oid of order.slice(start, start + BATCH)) {
-        const commit = this.#parsed.get(oid);
-        if (!commit?.signature) continue;
-        try {
-          const parsed = parseSshsig(commit.signature, `block ${oid}`);
-          if (parsed.namespace !== GIT_NAMESPACE) continue;
-          jobs.push({
-            signedData: signedData(commit.payload, GIT_NAMESPACE, parsed.hashAlgorithm),
-            key: parsed.publicKey.raw,
-            signature: parsed.signature,
-          });
-          ahead.push({ oid, parsed });
-        } catch {
-          // Reported by the sequential pass.
-        }
+  async #checkSignaturesAhead(batch: string[], pool: SignaturePool): Promise<void> {
+    const ahead: { oid: string; parsed: ParsedSshsig }[] = [];
+    const jobs: SignatureJob[] = [];
+    for (const oid of batch) {
+      try {
+        const commit = await this.#readCommit(oid);
+        if (!commit.signature) continue;
+        const parsed = parseSshsig(commit.signature, `block ${oid}`);
+        if (parsed.namespace !== GIT_NAMESPACE) continue;
+        jobs.push({
+          signedData: signedData(commit.payload, GIT_NAMESPACE, parsed.hashAlgorithm),
+          key: parsed.publicKey.raw,
+          signature: parsed.signature,
+        });
+        ahead.push({ oid, parsed });
+      } catch {
+        // Reported by the sequential pass.
       }
-      const results = pool.check(jobs);
-      ahead.forEach(({ oid, parsed }, i) => {
-        const valid = results.then((r) => r[i] === true);
-        valid.catch(() => {});
-        this.#signatureVerdicts.set(oid, { parsed, valid });
-      });
     }
+    const results = pool.check(jobs);
+    ahead.forEach(({ oid, parsed }, i) => {
+      const valid = results.then((r) => r[i] === true);
+      valid.catch(() => {});
+      this.#signatureVerdicts.set(oid, { parsed, valid });
+    });
   }
 
   readonly #parsed = new Map<string, ParsedCommit>();
@@ -217,11 +237,13 @@ export class Verifier {
   async #readCommit(oid: string): Promise<ParsedCommit> {
     const cached = this.#parsed.get(oid);
     if (cached) return cached;
-    const object = await this.reader.objects.readObject(oid);
-    if (object.type !== "commit")
-      throw new InvalidBlockError(oid, "not-a-commit", `is a ${object.type}, not a commit`);
-    const commit = parseCommit(oid, object.content);
+    const commit = await readSignedCommit(this.reader.objects, oid);
     this.#parsed.set(oid, commit);
+    // The ancestry walk reads every commit; keeping them all would hold a
+    // long history twice. The last walked are the first verified, so the
+    // oldest entries go (read again when their turn comes).
+    if (this.#parsed.size > 8 * this.#signatureBatch)
+      this.#parsed.delete(this.#parsed.keys().next().value!);
     return commit;
   }
 
@@ -358,7 +380,7 @@ export class Verifier {
         tree: commit.tree,
         parents: commit.parents,
         signer: signer.name,
-        commit,
+        commit: fieldsOf(commit),
         charter,
         generation,
         changes,
@@ -514,7 +536,7 @@ export class Verifier {
       tree: commit.tree,
       parents: [],
       signer: founder.name,
-      commit,
+      commit: fieldsOf(commit),
       charter,
       generation: 1,
       changes,
@@ -619,7 +641,7 @@ export class Verifier {
       tree: commit.tree,
       parents: commit.parents,
       signer,
-      commit,
+      commit: fieldsOf(commit),
       charter,
       generation,
       changes,
@@ -696,4 +718,16 @@ export class Verifier {
     this.#charters.set(entry.oid, charter);
     return charter;
   }
+}
+
+/**
+ * A verified block's commit as stored, with its signature and the bytes it
+ * signs (verified blocks keep only the fields). The repository re-hashes
+ * what it reads, so these are the bytes that were verified.
+ */
+export async function readSignedCommit(objects: ObjectReader, oid: string): Promise<ParsedCommit> {
+  const object = await objects.readObject(oid);
+  if (object.type !== "commit")
+    throw new InvalidBlockError(oid, "not-a-commit", `is a ${object.type}, not a commit`);
+  return parseCommit(oid, object.content);
 }

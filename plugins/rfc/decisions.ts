@@ -17,13 +17,14 @@
  */
 import { parse as parseYaml } from "yaml";
 import { approvalText, parseApprovalTrailer, verifyApproval } from "../../ledger/approval.ts";
-import { parseTrailers } from "../../ledger/commit.ts";
+import { type ParsedCommit, parseTrailers } from "../../ledger/commit.ts";
 import type { Ledger } from "../../ledger/ledger.ts";
 import type { TreeReader } from "../../ledger/tree-reader.ts";
 import {
   APPROVAL_TRAILER,
   MERGE_TRAILER,
   PROPOSAL_TRAILER,
+  readSignedCommit,
   type VerifiedBlock,
 } from "../../ledger/verify.ts";
 import { FILE_NAME, isRfcStatus, type RfcStatus } from "./format.ts";
@@ -116,6 +117,7 @@ export async function decisionsOfBlock({
 }): Promise<Decision[]> {
   if (block.parents.length > 1) return [];
   const decisions: Decision[] = [];
+  let signed: ParsedCommit | undefined;
   for (const change of block.changes) {
     if (!isDocumentPath(change.path) || change.after === undefined) continue;
     const after = statusOf(await readText(reader, change.after));
@@ -124,6 +126,7 @@ export async function decisionsOfBlock({
     if (before && before.status === after.status) continue;
     const rfc = after.rfc ?? numberOfPath(change.path);
     if (rfc === undefined) continue;
+    signed ??= await readSignedCommit(reader.objects, block.oid);
     decisions.push({
       rfc,
       path: change.path,
@@ -134,8 +137,8 @@ export async function decisionsOfBlock({
       key,
       timestamp: block.commit.committer.timestamp,
       message: block.commit.message,
-      payload: utf8.decode(block.commit.payload),
-      signature: block.commit.signature ?? "",
+      payload: utf8.decode(signed.payload),
+      signature: signed.signature ?? "",
       approvals: [],
     });
   }

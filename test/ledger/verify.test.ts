@@ -5,8 +5,9 @@ import { describe, it } from "node:test";
 import { deflateSync } from "node:zlib";
 import { parseCommit } from "../../ledger/commit.ts";
 import type { Ledger } from "../../ledger/ledger.ts";
+import { SignaturePool } from "../../ledger/signature-pool.ts";
 import { generateKey } from "../../ledger/sshkey.ts";
-import { Verifier } from "../../ledger/verify.ts";
+import { readSignedCommit, Verifier } from "../../ledger/verify.ts";
 import { addMember, forgeBlock, makeLedger, memberYaml, text } from "../helpers/ledger.ts";
 
 async function rejects(ledger: Ledger, oid: string, code: string, pattern?: RegExp) {
@@ -409,5 +410,62 @@ describe("block verification", () => {
     await rejects(ledger, oid, "identity-mismatch");
     const parsed = parseCommit(oid, (await ledger.repo.readObject(oid)).content);
     assert.equal(parsed.committer.name, "bob");
+  });
+});
+
+describe("verifying a long history on the signature pool", () => {
+  it("should check signatures a window ahead, keep only commit fields, and refuse a forged block in the middle", async () => {
+    const { ledger, alice, id } = await makeLedger();
+    for (let i = 0; i < 150; i++) {
+      await ledger.commit({
+        key: alice,
+        edits: [{ path: "rfcs/0002-b.md", content: text(`# B ${i}\n`) }],
+        message: `edit ${i}`,
+      });
+    }
+    const head = await ledger.requireHead();
+    const pool = new SignaturePool({ size: 1 });
+    try {
+      // Batches of 8: 32 blocks ahead, 64 parsed commits kept; the rest
+      // are let go after the ancestry walk and read again in turn.
+      const block = await new Verifier({ objects: ledger.repo, pool, signatureBatch: 8 }).verify(
+        head,
+      );
+      assert.equal(block.generation, 151);
+      assert.equal("payload" in block.commit, false);
+      assert.equal("signature" in block.commit, false);
+      const signed = await readSignedCommit(ledger.repo, head);
+      assert.match(signed.signature ?? "", /^-----BEGIN SSH SIGNATURE-----/);
+      assert.equal(signed.message, block.commit.message);
+
+      // A copy of the head with another message keeps the head's signature,
+      // which no longer matches; validly signed blocks follow it.
+      const good = Buffer.from((await ledger.repo.readObject(head)).content).toString("utf8");
+      const forged = await ledger.repo.writeObject(
+        "commit",
+        text(good.replace("edit 149", "edit 149, forged")),
+      );
+      let tip = forged;
+      for (let i = 0; i < 40; i++) {
+        tip = await forgeBlock(ledger.repo, {
+          key: alice,
+          name: "alice",
+          tree: block.tree,
+          parents: [tip],
+          ledgerId: id,
+          message: `after ${i}`,
+        });
+      }
+      const verifier = new Verifier({ objects: ledger.repo, pool, signatureBatch: 8 });
+      await assert.rejects(verifier.verify(tip), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "bad-signature", error.message);
+        assert.match(error.message, new RegExp(forged));
+        return true;
+      });
+      assert.ok(verifier.known(block.parents[0]!), "the blocks before the forged one verified");
+      assert.equal(verifier.known(forged), undefined);
+    } finally {
+      await pool.close();
+    }
   });
 });
