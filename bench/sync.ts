@@ -30,7 +30,9 @@ import { serializeMember } from "../ledger/charter.ts";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
+import { NODE_V8_FLAGS } from "../node/v8-flags.ts";
 import { benchContent } from "./_content.ts";
+import { appendSwipes } from "./_history.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
@@ -91,16 +93,7 @@ try {
       },
     ],
   });
-  for (let i = 3; i <= blocks; i++) {
-    // Logs fan out in folders of 100 files, as a door's daily logs would.
-    await ledger.commit({
-      key: alice,
-      message: `swipe ${i}`,
-      edits: [
-        { path: `logs/alice/${Math.floor(i / 100)}/${i % 100}.log`, content: text(`badge ${i}\n`) },
-      ],
-    });
-  }
+  await appendSwipes(ledger, alice, 3, blocks);
   // The setup's writes reach the disk before anything is timed: otherwise
   // their writeback competes with the measured phases' file writes.
   spawnSync("sync", { stdio: "ignore" });
@@ -229,6 +222,7 @@ function pageCacheCost(path: string, content: Buffer): Timed {
 /** The second node's process, ready for requests (one at a time). */
 async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown> }> {
   const child = fork(join(import.meta.dirname, "_sync-peer.ts"), {
+    execArgv: NODE_V8_FLAGS,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   process.once("exit", () => child.kill());

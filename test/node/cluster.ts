@@ -19,6 +19,7 @@ import { Repository } from "../../ledger/repository.ts";
 import { generateKey, type SshPrivateKey } from "../../ledger/sshkey.ts";
 import { peerIdOf } from "../../node/identity.ts";
 import type { NodeStatus } from "../../node/status.ts";
+import { NODE_V8_FLAGS } from "../../node/v8-flags.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const NODE_BIN = join(ROOT, "node_modules/.bin/node");
@@ -143,11 +144,15 @@ export class TestNode {
     const emptyRfcs = join(this.dataDir, "no-rfcs");
     mkdirSync(emptyRfcs, { recursive: true });
     this.output += `--- start ${new Date().toISOString()}\n`;
-    const proc = spawn(NODE_BIN, [...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs], {
-      cwd: this.dataDir,
-      env: { ...process.env, ...this.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const proc = spawn(
+      NODE_BIN,
+      [...NODE_V8_FLAGS, ...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs],
+      {
+        cwd: this.dataDir,
+        env: { ...process.env, ...this.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     proc.stdout!.on("data", (d) => {
       this.output += d.toString();
     });

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { planMerge } from "../../ledger/merge.ts";
 import { missingHistory, objectsOf } from "../../ledger/object-walk.ts";
@@ -7,6 +9,7 @@ import { Repository } from "../../ledger/repository.ts";
 import { Verifier } from "../../ledger/verify.ts";
 import { parseConfig } from "../../node/config.ts";
 import { type Candidate, planMain } from "../../node/sync-plan.ts";
+import { NODE_V8_FLAGS } from "../../node/v8-flags.ts";
 import { makeLedger, scratch, text } from "../helpers/ledger.ts";
 
 const base = {
@@ -273,5 +276,14 @@ describe("object walk and quarantine", () => {
     await q.flush(target);
     assert.equal(await target.hasObject(head), true);
     await new Verifier({ objects: target }).verify(head);
+  });
+});
+
+describe("the node's runtime", () => {
+  it("should run `npm run node` with the V8 flags the tests and the bench use", () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"));
+    const script: string = pkg.scripts.node;
+    for (const flag of NODE_V8_FLAGS)
+      assert.ok(script.includes(` ${flag} `), `${flag} in '${script}'`);
   });
 });
