@@ -333,10 +333,19 @@ export class PackFile {
     }
     const start = index * WINDOW;
     const length = Math.min(WINDOW, this.#packSize - start);
-    window = Buffer.allocUnsafe(length);
+    // The least recently used window's buffer is read into again: a fresh
+    // 1 MiB buffer per miss cost more than the read where reads jump about
+    // the pack. No view of it outlives the read that made it (#readAt
+    // copies or inflates each entry before reading another).
+    let buffer: Buffer | undefined;
+    if (this.#windows.size >= MAX_WINDOWS) {
+      const [oldest, old] = this.#windows.entries().next().value!;
+      this.#windows.delete(oldest);
+      buffer = old.buffer.byteLength === WINDOW ? Buffer.from(old.buffer, 0, WINDOW) : undefined;
+    }
+    window = (buffer ?? Buffer.allocUnsafe(WINDOW)).subarray(0, length);
     const n = fs.readSync(this.#fd, window, 0, length, start);
     if (n !== length) throw new CorruptObjectError(this.name, `pack is truncated at ${start + n}`);
-    if (this.#windows.size >= MAX_WINDOWS) this.#windows.delete(this.#windows.keys().next().value!);
     this.#windows.set(index, window);
     this.#lastRead = Date.now();
     if (!this.#idleTimer) this.#armIdleTimer();
