@@ -134,11 +134,25 @@ export function parseTree(oid: string, content: Uint8Array): TreeEntry[] {
     entries.push({ mode, name, oid: buffer.toString("hex", nul + 1, nul + 21) });
     offset = nul + 21;
   }
-  // A file and a folder of the same name sort apart ("a" < "a-b" < "a/").
-  const names = new Set<string>();
-  for (const e of entries) {
-    if (names.has(e.name)) throw new MalformedTreeError(oid, `duplicate name '${e.name}'`);
-    names.add(e.name);
+  // A file and a folder of the same name sort apart ("a" < "a-b" < "a/"):
+  // the file comes first, and every entry between them starts with the name.
+  // A few steps back settle it; a tree built to make the walk long is
+  // checked against a set of its file names instead (no quadratic walk).
+  let fileNames: Set<string> | undefined;
+  for (let k = 1; k < entries.length; k++) {
+    const folder = entries[k]!;
+    if (folder.mode !== "40000") continue;
+    let j = k - 1;
+    for (let steps = 0; j >= 0 && entries[j]!.name.startsWith(folder.name); j--, steps++) {
+      if (entries[j]!.name === folder.name)
+        throw new MalformedTreeError(oid, `duplicate name '${folder.name}'`);
+      if (steps === 8) {
+        fileNames ??= new Set(entries.filter((e) => e.mode !== "40000").map((e) => e.name));
+        if (fileNames.has(folder.name))
+          throw new MalformedTreeError(oid, `duplicate name '${folder.name}'`);
+        break;
+      }
+    }
   }
   return entries;
 }
