@@ -397,7 +397,7 @@ export class Repository implements ObjectReader {
           });
         } catch (error) {
           // A damaged loose object stays where `gdo verify` will report it;
-          // the pack is written again without it.
+          // the pack is written again without the damaged ones (two passes at most).
           if (!(error instanceof DamagedLooseObject)) throw error;
         }
         objectCount = plan.length;
@@ -425,9 +425,12 @@ export class Repository implements ObjectReader {
   /**
    * Reads the objects of `plan` in order for a pack; the first `fromPacks`
    * come from packs, the rest are loose. A damaged loose object is added to
-   * `damaged` and ends the pass (`DamagedLooseObject`).
+   * `damaged` and skipped; the pass reads on, so that every damaged one is
+   * found, and then fails (`DamagedLooseObject`): the pack's header already
+   * counted them, and the next pass leaves them all out.
    */
   *#readForPack(plan: string[], fromPacks: number, damaged: Set<string>): Generator<PackedObject> {
+    let first: string | undefined;
     for (let i = 0; i < plan.length; i++) {
       const oid = plan[i]!;
       let object: GitObject;
@@ -436,10 +439,12 @@ export class Repository implements ObjectReader {
       } catch (error) {
         if (i < fromPacks || !(error instanceof CorruptObjectError)) throw error;
         damaged.add(oid);
-        throw new DamagedLooseObject(oid);
+        first ??= oid;
+        continue;
       }
-      yield { oid, ...object };
+      if (first === undefined) yield { oid, ...object };
     }
+    if (first !== undefined) throw new DamagedLooseObject(first);
   }
 
   async readRef(ref: string): Promise<string | undefined> {

@@ -149,7 +149,7 @@ describe("packfiles", () => {
     );
   });
 
-  it("should pack around a damaged loose object, leaving it loose, and pack it once repaired", async () => {
+  it("should pack around damaged loose objects, leaving them loose, and pack them once repaired", async () => {
     const made = await makeLedger();
     for (let i = 0; i < 3; i++) {
       await made.ledger.commit({
@@ -160,17 +160,28 @@ describe("packfiles", () => {
     }
     const loose = looseFiles(made.gitdir);
     // Deep in the write order, so the first pass has already written part of its pack.
-    const victim = loose.toSorted()[Math.floor(loose.length / 2)]!;
-    const path = join(made.gitdir, "objects", victim.slice(0, 2), victim.slice(2));
-    const good = fs.readFileSync(path);
-    fs.chmodSync(path, 0o644);
-    const damaged = Buffer.from(good);
-    damaged[damaged.length >> 1]! ^= 1;
-    fs.writeFileSync(path, damaged);
+    const sorted = loose.toSorted();
+    // Two of them, so one pass must find both.
+    const victims = [
+      sorted[Math.floor(sorted.length / 3)]!,
+      sorted[Math.floor((2 * sorted.length) / 3)]!,
+    ];
+    const paths = victims.map((v) => join(made.gitdir, "objects", v.slice(0, 2), v.slice(2)));
+    const goods = paths.map((path) => fs.readFileSync(path));
+    paths.forEach((path, i) => {
+      fs.chmodSync(path, 0o644);
+      const damaged = Buffer.from(goods[i]!);
+      damaged[damaged.length >> 1]! ^= 1;
+      fs.writeFileSync(path, damaged);
+    });
 
     const result = made.ledger.repo.repack();
-    assert.equal(result.objects, loose.length - 1);
-    assert.deepEqual(looseFiles(made.gitdir), [victim], "only the damaged object stays loose");
+    assert.equal(result.objects, loose.length - 2);
+    assert.deepEqual(
+      looseFiles(made.gitdir).toSorted(),
+      victims.toSorted(),
+      "only the damaged objects stay loose",
+    );
     assert.equal(packNames(made.gitdir).length, 1);
     assert.deepEqual(
       fs.readdirSync(join(made.gitdir, "objects", "pack")).filter((n) => n.startsWith("tmp_")),
@@ -178,10 +189,10 @@ describe("packfiles", () => {
       "the abandoned pass left no temp file",
     );
     const repo = await Repository.open({ gitdir: made.gitdir });
-    for (const oid of loose) if (oid !== victim) assert.ok(repo.readObjectSync(oid));
+    for (const oid of loose) if (!victims.includes(oid)) assert.ok(repo.readObjectSync(oid));
 
-    fs.writeFileSync(path, good);
-    assert.equal(made.ledger.repo.repack().objects, 1);
+    for (const [i, path] of paths.entries()) fs.writeFileSync(path, goods[i]!);
+    assert.equal(made.ledger.repo.repack().objects, 2);
     assert.deepEqual(looseFiles(made.gitdir), []);
   });
 
