@@ -34,7 +34,8 @@ describe("tree parsing", () => {
   });
 
   it("should refuse a file and a folder of the same name, however many entries lie between", () => {
-    const between = (n: number) => Array.from({ length: n }, (_, i) => file(`a!${String(i).padStart(2, "0")}`));
+    const between = (n: number) =>
+      Array.from({ length: n }, (_, i) => file(`a!${String(i).padStart(2, "0")}`));
     for (const n of [0, 2, 8, 9, 40]) {
       assert.throws(
         () => parseTree("t", treeBytes([file("a"), ...between(n), folder("a")])),
