@@ -171,17 +171,18 @@ export function parseCommit(oid: string, content: Uint8Array): ParsedCommit {
   if (Buffer.compare(Buffer.from(canonical), Buffer.from(content)) !== 0) {
     throw new MalformedCommitError(oid, "not in canonical form");
   }
-  // Verifiers keep every parsed block for the node's life: its strings are
+  // Verified blocks keep these fields for the node's life: the strings are
   // copied out of the decoded commit text, which slices of it would otherwise
   // keep alive whole (measured: 0.7 KiB less held per block per verifier).
+  // The signature and payload are not kept (`fieldsOf`), so not copied.
   return {
     tree: own(fields.tree),
     parents: fields.parents.map(own),
     author: ownIdentity(fields.author),
     committer: ownIdentity(fields.committer),
     message: own(fields.message),
-    signature: signature === undefined ? undefined : own(signature),
-    payload: payload.slice(),
+    signature,
+    payload,
   };
 }
 

@@ -370,26 +370,25 @@ export class Repository implements ObjectReader {
       // Oldest pack first, each in its own order: history stays in the order
       // it was written, so reading it in order goes through a pack front to back.
       const old = all ? this.#packList().toSorted((a, b) => a.written - b.written) : [];
+      const fromPacks: string[] = [];
+      const seen = new Set<string>();
+      for (const pack of old) {
+        for (const oid of pack.oids()) {
+          if (!seen.has(oid)) fromPacks.push(oid);
+          seen.add(oid);
+        }
+      }
       // Objects are read one at a time as the pack is written: holding them
       // all would take a long history's size in memory at once.
       const damaged = new Set<string>();
       let name: string | undefined;
       let packedLoose: string[] = [];
-      let objectCount = 0;
+      let plan: string[] = [];
       while (name === undefined) {
-        const plan: string[] = [];
-        const seen = new Set<string>();
-        for (const pack of old) {
-          for (const oid of pack.oids()) {
-            if (!seen.has(oid)) plan.push(oid);
-            seen.add(oid);
-          }
-        }
-        const fromPacks = plan.length;
         packedLoose = loose.filter((oid) => !damaged.has(oid));
-        for (const oid of packedLoose) if (!seen.has(oid)) plan.push(oid);
+        plan = [...fromPacks, ...packedLoose.filter((oid) => !seen.has(oid))];
         if (plan.length === 0) return { objects: 0, removedPacks: 0 };
-        const read = this.#readForPack(plan, fromPacks, damaged);
+        const read = this.#readForPack(plan, fromPacks.length, damaged);
         try {
           name = writePack(join(this.#objects, "pack"), read, {
             durable: this.durable,
@@ -400,7 +399,6 @@ export class Repository implements ObjectReader {
           // the pack is written again without the damaged ones (two passes at most).
           if (!(error instanceof DamagedLooseObject)) throw error;
         }
-        objectCount = plan.length;
       }
       this.#rescanPacks();
       for (const oid of packedLoose) fs.rmSync(this.#loosePath(oid), { force: true });
@@ -415,7 +413,7 @@ export class Repository implements ObjectReader {
       this.#rescanPacks();
       this.#looseAtOpen = 0;
       this.#looseWritten = 0;
-      return { objects: objectCount, removedPacks };
+      return { objects: plan.length, removedPacks };
     } finally {
       fs.closeSync(fd);
       fs.rmSync(lock, { force: true });
@@ -603,10 +601,8 @@ function readLoose(path: string): Buffer | undefined {
 
 /** Ends a repack pass that met a damaged loose object; the next pass leaves it out. */
 class DamagedLooseObject extends Error {
-  readonly oid: string;
   constructor(oid: string) {
     super(`loose object ${oid} is damaged`);
-    this.oid = oid;
   }
 }
 
