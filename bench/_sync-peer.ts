@@ -9,6 +9,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import { benchContent } from "./_content.ts";
+import { until } from "./_until.ts";
 
 export type PeerRequest =
   | { kind: "start"; dataDir: string; bootstrap?: string; cwd: string }
@@ -79,13 +80,15 @@ process.on("message", async (request: PeerRequest) => {
       const fetched = () => node!.syncProgress().chunks;
       const before = fetched().fetchedBytes;
       const mainRef = `${dataDir}/ledger.git/refs/heads/main`;
-      await until(() => readFileSync(mainRef, "utf8").trim() !== request.after);
+      // Polled every millisecond, in-process: the clock starts when main moves.
+      const fast = { timeoutMs: 600_000, everyMs: 1, what: "bench peer" };
+      await until(() => readFileSync(mainRef, "utf8").trim() !== request.after, fast);
       const t = performance.now();
       const cpu = process.cpuUsage();
       await until(() => {
         const c = fetched();
         return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
-      });
+      }, fast);
       reply(since(t, cpu));
     } else if (request.kind === "profile") {
       if (request.start) {
@@ -114,13 +117,4 @@ reply({ ready: true });
 function since(t: number, cpu: NodeJS.CpuUsage): { seconds: number; cpu: number } {
   const used = process.cpuUsage(cpu);
   return { seconds: (performance.now() - t) / 1000, cpu: (used.user + used.system) / 1e6 };
-}
-
-/** Polls `check` every millisecond (in this process: cheap) until it holds. */
-async function until(check: () => boolean, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("bench peer: timed out");
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }

@@ -10,7 +10,7 @@
  * Nodes listen on 127.0.0.1 (free ports, mDNS off) and never build the site.
  * Reads `/proc/<pid>/status`, so Linux only.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
 import { NODE_V8_FLAGS } from "../node/v8-flags.ts";
 import { appendSwipes } from "./_history.ts";
+import { until } from "./_until.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
 const idleSeconds = Number(process.argv[3] ?? 30);
@@ -93,7 +94,11 @@ async function measure(dir: string): Promise<Measured> {
     output += d.toString();
   });
   try {
-    await until(node, () => output.includes("gdo node: status"), 600_000);
+    const started = () => {
+      if (node.exitCode !== null) throw new Error(`node exited with ${node.exitCode}`);
+      return output.includes("gdo node: status");
+    };
+    await until(started, { timeoutMs: 600_000, everyMs: 100, what: "node start" });
     const readySeconds = (performance.now() - t) / 1000;
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const status = readFileSync(`/proc/${node.pid}/status`, "utf8");
@@ -106,14 +111,5 @@ async function measure(dir: string): Promise<Measured> {
     await new Promise((resolve) =>
       node.exitCode === null ? node.once("exit", resolve) : resolve(0),
     );
-  }
-}
-
-async function until(node: ChildProcess, ready: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (node.exitCode !== null) throw new Error(`node exited with ${node.exitCode}`);
-    if (Date.now() > deadline) throw new Error("node did not start in time");
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

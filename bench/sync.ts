@@ -16,6 +16,7 @@
 import { fork, spawnSync } from "node:child_process";
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdtempSync,
   openSync,
@@ -34,6 +35,7 @@ import { NODE_V8_FLAGS } from "../node/v8-flags.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
+import { until } from "./_until.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
 const blobMiB = Number(process.argv[3] ?? 256);
@@ -113,7 +115,9 @@ try {
   t = performance.now();
   await b.ask({ kind: "start", dataDir: bDir, bootstrap: started.addresses[0]!, cwd: root });
   const bRepo = join(bDir, "ledger.git", "refs", "heads", "main");
-  await until(() => readFileSync(bRepo, { flag: "r" }).toString().trim() === main, 300_000, 10);
+  // The ref file appears once the join has stored main.
+  const joined = () => existsSync(bRepo) && readFileSync(bRepo, "utf8").trim() === main;
+  await until(joined, { timeoutMs: 300_000, everyMs: 10, what: "join" });
   const joinS = (performance.now() - t) / 1000;
   await profileStop("join", { a, b });
   log(
@@ -243,19 +247,6 @@ async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown
       return value;
     },
   };
-}
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 25) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let ok = false;
-    try {
-      ok = await check();
-    } catch {}
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error("benchmark timed out");
 }
 
 function postBlob(httpPort: number, dataDir: string, content: Buffer): Promise<{ id: string }> {
