@@ -35,6 +35,7 @@ import { MembershipGate } from "./gater.ts";
 import { apiToken, HttpApi } from "./http-api.ts";
 import { libp2pKey, parsePeerId } from "./identity.ts";
 import { LedgerSync } from "./ledger-sync.ts";
+import { startMemoryReducerNudge } from "./memory-reducer.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import { PeerTable } from "./peers.ts";
 import { Replica } from "./replica.ts";
@@ -343,6 +344,8 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     }, 2_000),
   );
   for (const t of timers) t.unref();
+  // The heap a start-up or a sync grew is given back once the node idles.
+  const stopNudge = startMemoryReducerNudge();
 
   const addresses = libp2p.getMultiaddrs().map((a) => a.toString());
   await writeFileAtomic({
@@ -360,6 +363,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
   const stop = () => {
     stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
+      stopNudge();
       await ledgerSync.stop();
       await chunks.stop();
       await http.stop();
