@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
-import { NODE_V8_FLAGS } from "../node/v8-flags.ts";
+import { NODE_ENV, NODE_V8_FLAGS } from "../node/process-options.ts";
 import { appendSwipes } from "./_history.ts";
 import { until } from "./_until.ts";
 
@@ -84,7 +84,7 @@ async function measure(dir: string): Promise<Measured> {
   const node = spawn(
     process.execPath,
     [...NODE_V8_FLAGS, cli, "node", "--data", dir, "--no-site-build"],
-    { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: dir, env: { ...process.env, ...NODE_ENV }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
   node.stdout!.on("data", (d) => {

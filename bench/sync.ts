@@ -31,7 +31,7 @@ import { serializeMember } from "../ledger/charter.ts";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
-import { NODE_V8_FLAGS } from "../node/v8-flags.ts";
+import { NODE_ENV, NODE_V8_FLAGS } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
@@ -227,6 +227,7 @@ function pageCacheCost(path: string, content: Buffer): Timed {
 async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown> }> {
   const child = fork(join(import.meta.dirname, "_sync-peer.ts"), {
     execArgv: NODE_V8_FLAGS,
+    env: { ...process.env, ...NODE_ENV },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   process.once("exit", () => child.kill());

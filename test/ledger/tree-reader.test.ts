@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setTimeout } from "node:timers/promises";
 import { type GitObject, Repository } from "../../ledger/repository.ts";
 import { TreeReader } from "../../ledger/tree-reader.ts";
 import { scratch, text } from "../helpers/ledger.ts";
@@ -41,5 +42,18 @@ describe("tree reader", () => {
       [trees[0], trees[1]],
       "older ones were let go to stay within 25 entries",
     );
+  });
+
+  it("should empty its cache once unused for its idle time, and read trees again after", async () => {
+    const repo = await Repository.init({ gitdir: `${scratch()}/t.git`, durable: false });
+    const blob = await repo.writeBlob(text("x\n"));
+    const tree = await repo.writeTree([{ mode: "100644", name: "a.log", oid: blob }]);
+    const reader = new TreeReader(repo, { idleMs: 20 });
+    await reader.readTree(tree);
+    assert.equal(reader.cachedTrees, 1);
+    await setTimeout(200);
+    assert.equal(reader.cachedTrees, 0, "an idle reader holds no parsed trees");
+    assert.deepEqual(await reader.readTree(tree), [{ mode: "100644", name: "a.log", oid: blob }]);
+    assert.equal(reader.cachedTrees, 1);
   });
 });

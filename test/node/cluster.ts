@@ -18,8 +18,8 @@ import { Ledger } from "../../ledger/ledger.ts";
 import { Repository } from "../../ledger/repository.ts";
 import { generateKey, type SshPrivateKey } from "../../ledger/sshkey.ts";
 import { peerIdOf } from "../../node/identity.ts";
+import { NODE_ENV, NODE_V8_FLAGS } from "../../node/process-options.ts";
 import type { NodeStatus } from "../../node/status.ts";
-import { NODE_V8_FLAGS } from "../../node/v8-flags.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const NODE_BIN = join(ROOT, "node_modules/.bin/node");
@@ -149,7 +149,7 @@ export class TestNode {
       [...NODE_V8_FLAGS, ...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs],
       {
         cwd: this.dataDir,
-        env: { ...process.env, ...this.env },
+        env: { ...process.env, ...NODE_ENV, ...this.env },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
