@@ -13,7 +13,7 @@
  *
  * Compiling a `vm.Script` allocates a little on that heap, so the rate is
  * tiny instead of zero and the reducer acts at its next check (8 s ticks).
- * Measured on a 10,000-block ledger (RFC 7): 340 MB idle without, 212 MB
+ * Measured on a 10,000-block restart (RFC 7): 336 MB idle without, 224 MB
  * with. The rate decays to zero within about 100 s of samples without such
  * an allocation, hence the interval.
  */
