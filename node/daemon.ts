@@ -35,6 +35,7 @@ import { MembershipGate } from "./gater.ts";
 import { apiToken, HttpApi } from "./http-api.ts";
 import { libp2pKey, parsePeerId } from "./identity.ts";
 import { LedgerSync } from "./ledger-sync.ts";
+import { startMallocTrim } from "./malloc-trim.ts";
 import { startMemoryReducerNudge } from "./memory-reducer.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import { PeerTable } from "./peers.ts";
@@ -344,8 +345,10 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     }, 2_000),
   );
   for (const t of timers) t.unref();
-  // The heap a start-up or a sync grew is given back once the node idles.
+  // The memory a start-up or a sync grew is given back once the node idles:
+  // V8's heap by its memory reducer, glibc's by malloc_trim.
   const stopNudge = startMemoryReducerNudge();
+  const stopTrim = await startMallocTrim({ log });
 
   const addresses = libp2p.getMultiaddrs().map((a) => a.toString());
   await writeFileAtomic({
@@ -364,6 +367,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
       stopNudge();
+      stopTrim();
       await ledgerSync.stop();
       await chunks.stop();
       await http.stop();
