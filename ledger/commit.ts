@@ -192,7 +192,23 @@ function own(s: string): string {
 }
 
 function ownIdentity(who: Identity): Identity {
-  return { ...who, name: own(who.name), email: own(who.email) };
+  return { ...who, name: interned(who.name), email: interned(who.email) };
+}
+
+/**
+ * Names and emails repeat across a history (a few members sign all of it),
+ * so verified blocks share one copy of each. Bounded, so a history of
+ * endless distinct names costs no more than copies would.
+ */
+const identityStrings = new Map<string, string>();
+const MAX_INTERNED = 4096;
+
+function interned(s: string): string {
+  const known = identityStrings.get(s);
+  if (known !== undefined) return known;
+  const copy = own(s);
+  if (identityStrings.size < MAX_INTERNED) identityStrings.set(copy, copy);
+  return copy;
 }
 
 /**
