@@ -17,18 +17,25 @@ import { performance } from "node:perf_hooks";
 
 export type MallocTrim = () => boolean;
 
-/** glibc's `malloc_trim(0)` (true if memory was returned), or why it cannot be called here. */
-export async function loadMallocTrim(): Promise<MallocTrim | { unavailable: string }> {
+/**
+ * glibc's `malloc_trim(0)` (true if memory was returned), or why it cannot be
+ * called here. `library` is the C library to load it from.
+ */
+export async function loadMallocTrim({
+  library = "libc.so.6",
+}: {
+  library?: string;
+} = {}): Promise<MallocTrim | { unavailable: string }> {
   if (process.platform !== "linux") return { unavailable: `not glibc (${process.platform})` };
   const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } })
     .header;
   if (!header?.glibcVersionRuntime) return { unavailable: "not glibc" };
   try {
     const { load } = await import("koffi");
-    const trim = load("libc.so.6").func("int malloc_trim(size_t pad)");
+    const trim = load(library).func("int malloc_trim(size_t pad)");
     return () => trim(0) === 1;
   } catch (error) {
-    return { unavailable: (error as Error).message };
+    return { unavailable: `cannot call malloc_trim from ${library}: ${(error as Error).message}` };
   }
 }
 
