@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { dirname, join } from "node:path";
-import git, { type PromiseFsClient } from "isomorphic-git";
+import type { PromiseFsClient } from "isomorphic-git";
 import { fsyncPathSync } from "./atomic-file.ts";
 import { GdoError, NotFoundError, VerificationError } from "./errors.ts";
 import {
@@ -76,6 +76,16 @@ function writeFileReplacing(
 }
 
 /**
+ * isomorphic-git, loaded on the first write: a node that only reads, verifies
+ * and serves never needs it (2.5 MiB of heap, 18 MB of RSS to load).
+ */
+let isomorphicGit: Promise<typeof import("isomorphic-git").default> | undefined;
+function git(): Promise<typeof import("isomorphic-git").default> {
+  isomorphicGit ??= import("isomorphic-git").then((module) => module.default);
+  return isomorphicGit;
+}
+
+/**
  * The fs isomorphic-git writes through. Its calls are small and many (an
  * existence check, a mkdir and a write per object); running them as sync
  * calls behind promises avoids a thread-pool round trip each, which made block
@@ -146,7 +156,13 @@ export class Repository implements ObjectReader {
   static async init({ gitdir, durable = true }: { gitdir: string; durable?: boolean }) {
     await fsp.mkdir(gitdir, { recursive: true });
     const repo = new Repository(gitdir, durable);
-    await git.init({ fs: repo.#fs, dir: gitdir, gitdir, bare: true, defaultBranch: "main" });
+    await (await git()).init({
+      fs: repo.#fs,
+      dir: gitdir,
+      gitdir,
+      bare: true,
+      defaultBranch: "main",
+    });
     return repo;
   }
 
@@ -156,12 +172,12 @@ export class Repository implements ObjectReader {
 
   async writeBlob(content: Uint8Array): Promise<string> {
     this.#looseWritten++;
-    return git.writeBlob({ fs: this.#fs, gitdir: this.gitdir, blob: content });
+    return (await git()).writeBlob({ fs: this.#fs, gitdir: this.gitdir, blob: content });
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
     this.#looseWritten++;
-    return git.writeTree({
+    return (await git()).writeTree({
       fs: this.#fs,
       gitdir: this.gitdir,
       tree: entries.map((e) => ({
@@ -175,7 +191,7 @@ export class Repository implements ObjectReader {
 
   async writeObject(type: ObjectType, content: Uint8Array): Promise<string> {
     this.#looseWritten++;
-    return git.writeObject({
+    return (await git()).writeObject({
       fs: this.#fs,
       gitdir: this.gitdir,
       type,
