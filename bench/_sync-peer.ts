@@ -1,9 +1,10 @@
 /**
  * A node of `bench/sync.ts` in its own process, as on its own machine:
  * started, asked for its status and CPU time, asked to serve or read a raw
- * stream, and to time a blob fetch, over IPC.
+ * stream (and store it), and to time a blob fetch, over IPC.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { multiaddr } from "@multiformats/multiaddr";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
@@ -16,7 +17,7 @@ export type PeerRequest =
   | { kind: "status" }
   | { kind: "cpu" }
   | { kind: "serveRaw"; protocol: string; seed: string; size: number }
-  | { kind: "raw"; address: string; protocol: string }
+  | { kind: "raw"; address: string; protocol: string; storeIn?: string }
   | { kind: "fetch"; after: string; bytes: number }
   | { kind: "profile"; start: true }
   | { kind: "profile"; start: false; path: string }
@@ -71,8 +72,13 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
+      const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
-      for await (const piece of stream) bytes += piece.byteLength;
+      for await (const piece of stream) {
+        bytes += piece.byteLength;
+        await store?.add(piece);
+      }
+      await store?.end();
       reply({ bytes, ...since(t, cpu) });
     } else if (request.kind === "fetch") {
       // From main leaving `after` (the block naming the blob arrived) until
@@ -112,6 +118,57 @@ process.on("message", async (request: PeerRequest) => {
   }
 });
 reply({ ready: true });
+
+/**
+ * The raw stream stored as the blob path stores chunks: gathered into 4 MiB
+ * groups, each written and fsynced while the next is received (at most two
+ * being written).
+ */
+async function storedAsReceived(path: string) {
+  const GROUP = 4 * 1024 * 1024;
+  const handle = await open(path, "w");
+  const spare: Buffer<ArrayBuffer>[] = [];
+  const writing = new Set<Promise<void>>();
+  let group = Buffer.allocUnsafe(GROUP);
+  let used = 0;
+  let offset = 0;
+  const flush = async () => {
+    if (used === 0) return;
+    const buffer = group;
+    const length = used;
+    const at = offset;
+    offset += length;
+    group = spare.pop() ?? Buffer.allocUnsafe(GROUP);
+    used = 0;
+    const written: Promise<void> = (async () => {
+      await handle.write(buffer, 0, length, at);
+      await handle.datasync();
+    })().finally(() => {
+      spare.push(buffer);
+      writing.delete(written);
+    });
+    writing.add(written);
+    if (writing.size >= 2) await Promise.race(writing);
+  };
+  return {
+    async add(piece: Uint8Array | Iterable<Uint8Array>) {
+      for (const part of piece instanceof Uint8Array ? [piece] : piece) {
+        for (let at = 0; at < part.length; ) {
+          const n = Math.min(part.length - at, GROUP - used);
+          group.set(part.subarray(at, at + n), used);
+          used += n;
+          at += n;
+          if (used === GROUP) await flush();
+        }
+      }
+    },
+    async end() {
+      await flush();
+      await Promise.all(writing);
+      await handle.close();
+    },
+  };
+}
 
 /** Wall and CPU seconds (all threads) since `t` and `cpu`. */
 function since(t: number, cpu: NodeJS.CpuUsage): { seconds: number; cpu: number } {

@@ -161,13 +161,32 @@ try {
     `raw       ${(raw.bytes / 1024 / 1024).toFixed(0)} MiB Noise+Yamux stream in ${raw.seconds.toFixed(2)} s: ${rawRate.toFixed(1)} MiB/s (baseline)`,
   );
   log(`ratio     blob / raw = ${(blobRate / rawRate).toFixed(2)} (target ≥ 0.7)`);
+  // The same stream again, stored by the receiver as it arrives: what the
+  // ratio would be against a baseline that also stores (it still does not
+  // hash, read from disk or ask for anything).
+  const storeIn = join(bDir, "raw-store.bin");
+  const storedSender0 = await cpuOf(a);
+  const stored = (await b.ask({
+    kind: "raw",
+    address: started.addresses[0]!,
+    protocol: RAW,
+    storeIn,
+  })) as Timed & { bytes: number };
+  const storedSenderCpu = (await cpuOf(a)) - storedSender0;
+  const storedRate = stored.bytes / 1024 / 1024 / stored.seconds;
+  log(
+    `raw+store the same stream stored as received (4 MiB writes, each fsynced) in ${stored.seconds.toFixed(2)} s: ${storedRate.toFixed(1)} MiB/s`,
+  );
+  log(`ratio     blob / raw+store = ${(blobRate / storedRate).toFixed(2)} (for reference)`);
   // CPU time (user + system, all threads) of each node over each phase: on
   // loopback both nodes share the machine's cores, so either side's extra
   // work slows the transfer.
   log(
-    `cpu       blob: sender ${blobSenderCpu.toFixed(2)} s, receiver ${blob.cpu.toFixed(2)} s; raw: sender ${rawSenderCpu.toFixed(2)} s, receiver ${raw.cpu.toFixed(2)} s`,
+    `cpu       blob: sender ${blobSenderCpu.toFixed(2)} s, receiver ${blob.cpu.toFixed(2)} s; raw: sender ${rawSenderCpu.toFixed(2)} s, receiver ${raw.cpu.toFixed(2)} s; raw+store: sender ${storedSenderCpu.toFixed(2)} s, receiver ${stored.cpu.toFixed(2)} s`,
   );
+  // The stored copy stays until here: its pages, freed, would make this write cheaper.
   const disk = pageCacheCost(join(bDir, "page-cost.bin"), content);
+  rmSync(storeIn, { force: true });
   log(
     `disk      the same bytes written to a new file beside the receiver's store: ${disk.cpu.toFixed(2)} s CPU (${disk.seconds.toFixed(2)} s): what storing them costs this machine's kernel at least`,
   );
