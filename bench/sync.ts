@@ -5,8 +5,10 @@
  *   1. a fresh node joining a ledger of `blocks` blocks (default 10,000): blocks/s;
  *   2. the chunk transfer of a `blobMiB` blob (default 256) from one node to the
  *      other, next to a raw Noise+Yamux stream of the same bytes over the same
- *      connection (the baseline), and the ratio; each node's CPU time; and
- *      what writing those bytes to a new file costs this machine.
+ *      connection (the baseline), and the ratio; the same stream stored by the
+ *      receiver as it arrives, and the ratio to that (for reference); each
+ *      node's CPU time; and what writing those bytes to a new file costs
+ *      this machine.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
  *
  * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
