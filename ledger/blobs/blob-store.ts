@@ -16,7 +16,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { GdoError } from "../errors.ts";
 import { syncDir, TEMP_NAME, writeFileAtomic } from "./atomic-write.ts";
-import { ChunkStore, type Place, sha256Hex } from "./chunk-store.ts";
+import type { Place } from "./chunk-pack.ts";
+import { ChunkStore, sha256Hex } from "./chunk-store.ts";
 import { type ChunkSource, chunkStream } from "./chunk-stream.ts";
 import {
   type ChunkerParams,

@@ -23,6 +23,9 @@ import { syncDir, writeFileAtomic } from "./atomic-write.ts";
 import { ChunkPackCorruptError } from "./errors.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
+/** Where a chunk of `length` bytes is to be read into (a buffer about to be sent, say). */
+export type Place = (length: number) => Uint8Array;
+
 const MAGIC = Buffer.from("GDOCPK01");
 const INDEX_MAGIC = Buffer.from("GDOCPKIX");
 const ENTRY_BYTES = 40;
@@ -179,10 +182,7 @@ export class ChunkPacks {
    * The chunk's bytes as stored (unverified), or undefined if no pack holds
    * it; read into `place(length)` if given, else into a new buffer.
    */
-  async read(
-    id: string,
-    place?: (length: number) => Uint8Array,
-  ): Promise<{ bytes: Uint8Array; path: string } | undefined> {
+  async read(id: string, place?: Place): Promise<{ bytes: Uint8Array; path: string } | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const at = this.#where.get(id);
       if (!at) return undefined;
@@ -340,11 +340,7 @@ export class ChunkPacks {
     }
   }
 
-  async #readAt(
-    path: string,
-    entry: PackEntry,
-    place?: (length: number) => Uint8Array,
-  ): Promise<Uint8Array> {
+  async #readAt(path: string, entry: PackEntry, place?: Place): Promise<Uint8Array> {
     const bytes = place ? place(entry.length) : Buffer.allocUnsafe(entry.length);
     if (this.#fs === nodeStoreFs) {
       // One synchronous open/pread/close: chunks are small and served by the

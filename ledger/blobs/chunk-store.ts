@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StagedFiles, syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
-import { ChunkPacks } from "./chunk-pack.ts";
+import { ChunkPacks, type Place } from "./chunk-pack.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
 import { limitConcurrency } from "./limit-concurrency.ts";
@@ -30,9 +30,6 @@ const MISSING_SLICE = 1024;
 
 const FANOUT = /^[0-9a-f]{2}$/;
 const REST = /^[0-9a-f]{62}$/;
-
-/** Where a chunk of `length` bytes is to be read into. */
-export type Place = (length: number) => Uint8Array;
 
 interface Stored {
   bytes: Uint8Array;
