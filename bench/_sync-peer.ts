@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { multiaddr } from "@multiformats/multiaddr";
+import { BufferPool } from "../node/chunk-group.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import { benchContent } from "./_content.ts";
@@ -127,9 +128,10 @@ reply({ ready: true });
 async function storedAsReceived(path: string) {
   const GROUP = 4 * 1024 * 1024;
   const handle = await open(path, "w");
-  const spare: Buffer<ArrayBuffer>[] = [];
+  // The group being filled and the two being written.
+  const buffers = new BufferPool({ size: GROUP, keep: 3 });
   const writing = new Set<Promise<void>>();
-  let group = Buffer.allocUnsafe(GROUP);
+  let group = buffers.take(GROUP);
   let used = 0;
   let offset = 0;
   const flush = async () => {
@@ -138,13 +140,13 @@ async function storedAsReceived(path: string) {
     const length = used;
     const at = offset;
     offset += length;
-    group = spare.pop() ?? Buffer.allocUnsafe(GROUP);
+    group = buffers.take(GROUP);
     used = 0;
     const written: Promise<void> = (async () => {
       await handle.write(buffer, 0, length, at);
       await handle.datasync();
     })().finally(() => {
-      spare.push(buffer);
+      buffers.give(buffer);
       writing.delete(written);
     });
     writing.add(written);
