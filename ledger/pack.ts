@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { fsyncPathSync } from "./atomic-file.ts";
+import { IdleRelease } from "./idle-release.ts";
 import {
   CorruptObjectError,
   type GitObject,
@@ -272,7 +273,7 @@ export class PackFile {
   }
 
   close(): void {
-    clearTimeout(this.#idleTimer);
+    this.#idle.cancel();
     this.#windows.clear();
     fs.closeSync(this.#fd);
   }
@@ -321,8 +322,7 @@ export class PackFile {
    * (a running node must not hold its whole history in memory).
    */
   readonly #windows = new Map<number, Buffer>();
-  #lastRead = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #idle = new IdleRelease(WINDOW_IDLE_MS, () => this.#windows.clear());
 
   #window(index: number): Buffer {
     let window = this.#windows.get(index);
@@ -347,25 +347,15 @@ export class PackFile {
     const n = fs.readSync(this.#fd, window, 0, length, start);
     if (n !== length) throw new CorruptObjectError(this.name, `pack is truncated at ${start + n}`);
     this.#windows.set(index, window);
-    this.#lastRead = Date.now();
-    if (!this.#idleTimer) this.#armIdleTimer();
+    this.#idle.touch();
     return window;
-  }
-
-  #armIdleTimer(): void {
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (Date.now() - this.#lastRead >= WINDOW_IDLE_MS) this.#windows.clear();
-      else this.#armIdleTimer();
-    }, WINDOW_IDLE_MS);
-    this.#idleTimer.unref();
   }
 
   #entry(offset: number, end: number): Buffer {
     const index = Math.floor(offset / WINDOW);
     if (Math.floor((end - 1) / WINDOW) === index) {
       const window = this.#window(index);
-      this.#lastRead = Date.now();
+      this.#idle.touch();
       return window.subarray(offset - index * WINDOW, end - index * WINDOW);
     }
     const length = end - offset;

@@ -1,3 +1,4 @@
+import { IdleRelease } from "./idle-release.ts";
 import type { ObjectReader, TreeEntry } from "./repository.ts";
 import { MalformedTreeError, parseTree } from "./tree.ts";
 
@@ -22,10 +23,8 @@ export class TreeReader {
   readonly objects: ObjectReader;
   readonly #trees = new Map<string, TreeEntry[]>();
   readonly #maxEntries: number;
-  readonly #idleMs: number;
+  readonly #idle: IdleRelease;
   #entries = 0;
-  #lastUse = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     objects: ObjectReader,
@@ -33,7 +32,10 @@ export class TreeReader {
   ) {
     this.objects = objects;
     this.#maxEntries = maxEntries;
-    this.#idleMs = idleMs;
+    this.#idle = new IdleRelease(idleMs, () => {
+      this.#trees.clear();
+      this.#entries = 0;
+    });
   }
 
   /** How many parsed trees the cache holds (for tests). */
@@ -42,8 +44,7 @@ export class TreeReader {
   }
 
   async readTree(oid: string): Promise<TreeEntry[]> {
-    this.#lastUse = Date.now();
-    this.#idleTimer ??= this.#armIdleTimer();
+    this.#idle.touch();
     const cached = this.#trees.get(oid);
     if (cached) {
       // Most recently used last: eviction takes from the front.
@@ -66,20 +67,6 @@ export class TreeReader {
       this.#entries -= list.length;
     }
     return entries;
-  }
-
-  #armIdleTimer(): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (Date.now() - this.#lastUse < this.#idleMs) {
-        this.#idleTimer = this.#armIdleTimer();
-        return;
-      }
-      this.#trees.clear();
-      this.#entries = 0;
-    }, this.#idleMs);
-    timer.unref();
-    return timer;
   }
 
   /** The entry at a slash-separated path, or undefined. */
