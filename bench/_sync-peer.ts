@@ -11,6 +11,7 @@ import { BufferPool } from "../node/chunk-group.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import { benchContent } from "./_content.ts";
+import { type ThreadCpu, threadCpu, threadCpuSince } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
 
 export type PeerRequest =
@@ -57,7 +58,7 @@ process.on("message", async (request: PeerRequest) => {
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
     } else if (request.kind === "cpu") {
       const used = process.cpuUsage();
-      reply({ cpu: (used.user + used.system) / 1e6 });
+      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu() });
     } else if (request.kind === "serveRaw") {
       // The blob's own bytes, from memory, in 256 KiB sends.
       const content = benchContent(request.seed, request.size);
@@ -72,6 +73,7 @@ process.on("message", async (request: PeerRequest) => {
     } else if (request.kind === "raw") {
       const t = performance.now();
       const cpu = process.cpuUsage();
+      const threads = threadCpu();
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
@@ -80,7 +82,7 @@ process.on("message", async (request: PeerRequest) => {
         await store?.add(piece);
       }
       await store?.end();
-      reply({ bytes, ...since(t, cpu) });
+      reply({ bytes, ...since(t, cpu, threads) });
     } else if (request.kind === "fetch") {
       // From main leaving `after` (the block naming the blob arrived) until
       // `bytes` more chunk bytes are stored and none is missing.
@@ -92,11 +94,12 @@ process.on("message", async (request: PeerRequest) => {
       await until(() => readFileSync(mainRef, "utf8").trim() !== request.after, fast);
       const t = performance.now();
       const cpu = process.cpuUsage();
+      const threads = threadCpu();
       await until(() => {
         const c = fetched();
         return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
       }, fast);
-      reply(since(t, cpu));
+      reply(since(t, cpu, threads));
     } else if (request.kind === "profile") {
       if (request.start) {
         profiler = new Session();
@@ -172,8 +175,16 @@ async function storedAsReceived(path: string) {
   };
 }
 
-/** Wall and CPU seconds (all threads) since `t` and `cpu`. */
-function since(t: number, cpu: NodeJS.CpuUsage): { seconds: number; cpu: number } {
+/** Wall and CPU seconds (all threads, and by kind of thread) since `t` and `cpu`. */
+function since(
+  t: number,
+  cpu: NodeJS.CpuUsage,
+  threads: ThreadCpu | undefined,
+): { seconds: number; cpu: number; threads: ThreadCpu | undefined } {
   const used = process.cpuUsage(cpu);
-  return { seconds: (performance.now() - t) / 1000, cpu: (used.user + used.system) / 1e6 };
+  return {
+    seconds: (performance.now() - t) / 1000,
+    cpu: (used.user + used.system) / 1e6,
+    threads: threadCpuSince(threads),
+  };
 }

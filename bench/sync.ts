@@ -11,6 +11,10 @@
  *      this machine.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
  *
+ * Each phase's CPU is also shown by kind of thread (Linux): the JS main
+ * thread, V8's helpers (mostly garbage collection), the file-system pool.
+ * `GDO_BENCH_PEER_FLAGS="--trace-gc …"` passes more V8 flags to both nodes.
+ *
  * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
  * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`;
  * a serves, b fetches).
@@ -37,6 +41,7 @@ import { NODE_ENV, NODE_V8_FLAGS } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
+import { formatThreadCpu, type ThreadCpu, threadCpuDelta } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
@@ -59,9 +64,14 @@ async function profileStop(phase: string, nodes: Record<string, Node>): Promise<
     await node.ask({ kind: "profile", start: false, path });
   }
 }
-/** A node's CPU time so far (user + system, all threads), in seconds. */
-async function cpuOf(node: Node): Promise<number> {
-  return ((await node.ask({ kind: "cpu" })) as { cpu: number }).cpu;
+/** A node's CPU time so far (user + system), in seconds: in all, and by kind of thread. */
+async function cpuOf(node: Node): Promise<Cpu> {
+  return (await node.ask({ kind: "cpu" })) as unknown as Cpu;
+}
+/** A node's CPU time since `before`. */
+async function cpuSince(node: Node, before: Cpu): Promise<Cpu> {
+  const now = await cpuOf(node);
+  return { cpu: now.cpu - before.cpu, threads: threadCpuDelta(before.threads, now.threads) };
 }
 
 try {
@@ -138,7 +148,7 @@ try {
   await profileStart(a);
   const blobSender0 = await cpuOf(a);
   const blob = await fetched;
-  const blobSenderCpu = (await cpuOf(a)) - blobSender0;
+  const blobSender = await cpuSince(a, blobSender0);
   await profileStop("blob", { a, b });
   const blobRate = blobMiB / blob.seconds;
   log(
@@ -156,7 +166,7 @@ try {
     address: started.addresses[0]!,
     protocol: RAW,
   })) as Timed & { bytes: number };
-  const rawSenderCpu = (await cpuOf(a)) - rawSender0;
+  const rawSender = await cpuSince(a, rawSender0);
   await profileStop("raw", { a, b });
   const rawRate = raw.bytes / 1024 / 1024 / raw.seconds;
   log(
@@ -174,7 +184,7 @@ try {
     protocol: RAW,
     storeIn,
   })) as Timed & { bytes: number };
-  const storedSenderCpu = (await cpuOf(a)) - storedSender0;
+  const storedSender = await cpuSince(a, storedSender0);
   const storedRate = stored.bytes / 1024 / 1024 / stored.seconds;
   log(
     `raw+store the same stream stored as received (4 MiB writes, each fsynced) in ${stored.seconds.toFixed(2)} s: ${storedRate.toFixed(1)} MiB/s`,
@@ -184,8 +194,20 @@ try {
   // loopback both nodes share the machine's cores, so either side's extra
   // work slows the transfer.
   log(
-    `cpu       blob: sender ${blobSenderCpu.toFixed(2)} s, receiver ${blob.cpu.toFixed(2)} s; raw: sender ${rawSenderCpu.toFixed(2)} s, receiver ${raw.cpu.toFixed(2)} s; raw+store: sender ${storedSenderCpu.toFixed(2)} s, receiver ${stored.cpu.toFixed(2)} s`,
+    `cpu       blob: sender ${blobSender.cpu.toFixed(2)} s, receiver ${blob.cpu.toFixed(2)} s; raw: sender ${rawSender.cpu.toFixed(2)} s, receiver ${raw.cpu.toFixed(2)} s; raw+store: sender ${storedSender.cpu.toFixed(2)} s, receiver ${stored.cpu.toFixed(2)} s`,
   );
+  // Where it went, by kind of thread (Linux): V8's helpers are mostly
+  // garbage collection, which every buffer allocated per message drives.
+  for (const [phase, sender, receiver] of [
+    ["blob", blobSender, blob],
+    ["raw", rawSender, raw],
+    ["raw+store", storedSender, stored],
+  ] as const) {
+    if (!sender.threads || !receiver.threads) break;
+    log(
+      `threads   ${phase}: sender ${formatThreadCpu(sender.threads)}; receiver ${formatThreadCpu(receiver.threads)}`,
+    );
+  }
   // The stored copy stays until here: its pages, freed, would make this write cheaper.
   const disk = pageCacheCost(join(bDir, "page-cost.bin"), content);
   rmSync(storeIn, { force: true });
@@ -209,10 +231,15 @@ interface Started {
   httpPort: number;
 }
 
-/** What the peer measured of a phase: wall time and its own CPU time, in seconds. */
-interface Timed {
-  seconds: number;
+/** CPU seconds: in all, and by kind of thread where the system tells. */
+interface Cpu {
   cpu: number;
+  threads: ThreadCpu | undefined;
+}
+
+/** What the peer measured of a phase: wall time and its own CPU time, in seconds. */
+interface Timed extends Cpu {
+  seconds: number;
 }
 
 /** CPU seconds (user + system, all threads) in a `process.cpuUsage` reading. */
@@ -227,7 +254,7 @@ function seconds(u: NodeJS.CpuUsage): number {
  * raw stream never does. (On a VM whose free memory is handed back to the
  * host, new pages cost several times what reused ones do.)
  */
-function pageCacheCost(path: string, content: Buffer): Timed {
+function pageCacheCost(path: string, content: Buffer): { seconds: number; cpu: number } {
   const t = performance.now();
   const cpu = process.cpuUsage();
   const fd = openSync(path, "w");
@@ -247,7 +274,10 @@ function pageCacheCost(path: string, content: Buffer): Timed {
 /** The second node's process, ready for requests (one at a time). */
 async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown> }> {
   const child = fork(join(import.meta.dirname, "_sync-peer.ts"), {
-    execArgv: NODE_V8_FLAGS,
+    execArgv: [
+      ...NODE_V8_FLAGS,
+      ...(process.env.GDO_BENCH_PEER_FLAGS?.split(" ").filter(Boolean) ?? []),
+    ],
     env: { ...process.env, ...NODE_ENV },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
