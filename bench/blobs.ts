@@ -6,8 +6,9 @@
  *   chunk       FastCDC with the default parameters, streamed in blocks
  *   put (new)   chunk + hash (worker threads) + write every chunk durably
  *   put (again) the same bytes again: every chunk already stored
- *   disk        writing the same number of chunk-sized files with fsync,
- *               the floor under "put (new)"
+ *   disk        the same number of new bytes written to one temp file
+ *               (2 MiB writes), fsynced and renamed, as a put writes its
+ *               packs: the floor under "put (new)"
  *
  * Input: 512 MiB of random bytes (or the MiB given), and, when a Docker
  * engine answers, two versions of a small image differing by one file.
@@ -15,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openBlobStore } from "../ledger/blobs/blob-store.ts";
@@ -124,30 +125,23 @@ async function measure(label: string, data: Uint8Array, runs: number) {
   return { chunks, first };
 }
 
-/** Writing `count` files of `bytes` each with the store's discipline (tmp, fsync, rename), 16 at a time. */
-async function diskBaseline(count: number, bytes: number) {
+/** Writing `bytes` new bytes as a put writes a pack: one temp file, 2 MiB writes, fsync, rename. */
+async function diskBaseline(bytes: number) {
   const dir = join(work, "disk");
   mkdirSync(dir, { recursive: true });
-  const payload = randomBytes(bytes);
-  let next = 0;
-  const [, seconds] = await timed(() =>
-    Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < count) {
-          const i = next++;
-          const handle = await open(join(dir, `${i}.tmp`), "wx");
-          await handle.write(payload);
-          await handle.sync();
-          await handle.close();
-          const { rename } = await import("node:fs/promises");
-          await rename(join(dir, `${i}.tmp`), join(dir, String(i)));
-        }
-      }),
-    ),
-  );
+  const payload = randomBytes(2 * MiB);
+  const [, seconds] = await timed(async () => {
+    const handle = await open(join(dir, "pack.tmp"), "wx");
+    for (let written = 0; written < bytes; written += payload.length) {
+      await handle.write(payload, 0, Math.min(payload.length, bytes - written));
+    }
+    await handle.sync();
+    await handle.close();
+    await rename(join(dir, "pack.tmp"), join(dir, "pack"));
+  });
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `  disk (${count} x ${(bytes / 1024).toFixed(0)} KiB files, fsync each)   ${fmt(rate(count * bytes, seconds))}`,
+    `  disk (${(bytes / MiB).toFixed(0)} MiB to one file, one fsync)   ${fmt(rate(bytes, seconds))}`,
   );
 }
 
@@ -179,7 +173,7 @@ try {
   const data = Buffer.allocUnsafe(size);
   for (let o = 0; o < size; o += 16 * MiB) randomFillSync(data, o, Math.min(16 * MiB, size - o));
   const { first } = await measure("random data", data, 3);
-  await diskBaseline(Math.min(first.newChunks, 4096), Math.round(first.newBytes / first.newChunks));
+  await diskBaseline(first.newBytes);
 
   const images = dockerImages();
   if (!images) console.log("\ndocker images: skipped (no Docker engine answers `docker info`)");

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BlobWriteError } from "./errors.ts";
 import { canSyncFilesystem, syncFilesystem } from "./filesystem-sync.ts";
@@ -66,7 +65,7 @@ export async function writeFileAtomic({
   }
 }
 
-function writeError(
+export function writeError(
   path: string,
   chunk: string | undefined,
   error: unknown,
@@ -118,7 +117,7 @@ async function writeTemp({
 }
 
 /** Writes `data` from `offset` on, at the file's position, until all of it is written. */
-async function writeRest(
+export async function writeRest(
   handle: Awaited<ReturnType<StoreFs["open"]>>,
   data: Uint8Array,
   offset: number,
@@ -143,90 +142,6 @@ async function writeParts(
     }
     await writeRest(handle, part, written);
     written = 0;
-  }
-}
-
-/**
- * `writeTemp` on the real filesystem, without fsync, synchronously: creating
- * thousands of files in one folder from several pool threads at once made
- * the kernel spin on the folder's lock (measured: ~0.6 ms of CPU per file,
- * against ~35 µs one at a time).
- */
-function writeTempSync(tmpDir: string, path: string, data: Uint8Array, chunk?: string): string {
-  const tmp = join(tmpDir, tempName());
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, "wx", 0o444);
-    let offset = 0;
-    while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
-    closeSync(fd);
-    return tmp;
-  } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw writeError(path, chunk, error);
-  }
-}
-
-/**
- * Files written now and renamed into place together later (`publish`), with
- * the same guarantee as `writeFileAtomic`: no path ever names bytes that are
- * not on disk. On the real filesystem the temp files are not fsynced one by
- * one; `publish` flushes the filesystem once before the first rename, which
- * made a large put several times faster than an fsync per chunk. `discard`
- * removes what was staged (a failed put); leftovers of a crash are temp files,
- * which the store removes when it opens.
- */
-export class StagedFiles {
-  readonly #fs: StoreFs;
-  readonly #tmpDir: string;
-  readonly #flushOnce: boolean;
-  readonly #staged: { tmp: string; path: string; chunk?: string }[] = [];
-
-  constructor({ fs, tmpDir }: { fs: StoreFs; tmpDir: string }) {
-    this.#fs = fs;
-    this.#tmpDir = tmpDir;
-    this.#flushOnce = fs === nodeStoreFs && canSyncFilesystem();
-  }
-
-  async stage({ path, data, chunk }: { path: string; data: Uint8Array; chunk?: string }) {
-    if (this.#flushOnce) {
-      this.#staged.push({ tmp: writeTempSync(this.#tmpDir, path, data, chunk), path, chunk });
-      return;
-    }
-    const tmp = await writeTemp({
-      fs: this.#fs,
-      tmpDir: this.#tmpDir,
-      path,
-      data,
-      mode: 0o444,
-      chunk,
-      sync: !this.#flushOnce,
-    });
-    this.#staged.push({ tmp, path, ...(chunk ? { chunk } : {}) });
-  }
-
-  async publish(): Promise<void> {
-    if (this.#staged.length === 0) return;
-    if (this.#flushOnce) await syncFilesystem(this.#tmpDir);
-    let renamed = 0;
-    try {
-      for (const file of this.#staged) {
-        try {
-          await this.#fs.rename(file.tmp, file.path);
-        } catch (error) {
-          throw writeError(file.path, file.chunk, error);
-        }
-        renamed++;
-      }
-    } finally {
-      this.#staged.splice(0, renamed);
-    }
-  }
-
-  async discard(): Promise<void> {
-    const staged = this.#staged.splice(0);
-    await Promise.all(staged.map((f) => this.#fs.unlink(f.tmp).catch(() => {})));
   }
 }
 

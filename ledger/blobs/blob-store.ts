@@ -3,7 +3,8 @@
  * local copy of every manifest it wrote or received. Layout (RFC 0004):
  *
  *     <dataDir>/blobs/config                 gdo-blob-store v1 + the store's chunker line
- *     <dataDir>/blobs/chunks/ab/cdef…        chunk bytes, named by SHA-256 (0444)
+ *     <dataDir>/blobs/packs/<32 hex>.gcp     chunk packs: a put's new chunks, a peer's batches (0444)
+ *     <dataDir>/blobs/chunks/ab/cdef…        single chunks, named by SHA-256 (0444)
  *     <dataDir>/blobs/manifests/<id>         canonical manifest bytes, named by their SHA-256
  *     <dataDir>/blobs/tmp/<pid>.<rand>.tmp   writes in progress (stale ones removed on open)
  *     <dataDir>/blobs/locks/                 gc.lock, put.<pid>.<rand> (see store-lock.ts)
@@ -106,7 +107,7 @@ export interface StoreStats {
   chunks: number;
   /** Sum of the sizes of all blobs (what `get` would return). */
   logicalBytes: number;
-  /** Sum of the sizes of all chunk files. */
+  /** Sum of the sizes of all stored chunks. */
   storedBytes: number;
   /** Stored bytes that some manifest references. */
   referencedBytes: number;
@@ -234,19 +235,20 @@ export class BlobStore {
     this.lock = new StoreLock({ fs: parts.fs, dir: join(parts.root, "locks") });
   }
 
-  /** Stops the hashing threads (they are unref'd, so forgetting this never hangs a process). */
+  /** Stops the hashing threads and closes open packs (nothing here keeps a process alive). */
   async close(): Promise<void> {
     await this.lock.close();
     await this.pool.close();
+    this.chunks.packs.closeFiles();
   }
 
   /**
    * Chunks, hashes and stores a stream, then stores its manifest locally and
    * returns it with its canonical bytes (to commit to the ledger) and id.
    * Memory stays bounded (a few 2 MiB blocks) whatever the input size. Chunks
-   * already stored are not rewritten. Nothing is published until every chunk
-   * is durable: chunk files, their directories, then the manifest, each
-   * fsynced. The store lock keeps gc out until the manifest is written; after
+   * already stored are not rewritten; new ones go to packs (`PackStaging`).
+   * Nothing is published until every chunk is durable: the packs, the pack
+   * folder, then the manifest. The store lock keeps gc out until the manifest is written; after
    * that the fresh local manifest keeps every chunk it names (new or reused)
    * live for gc's grace period, until the ledger commits it.
    */
@@ -263,9 +265,8 @@ export class BlobStore {
     try {
       const cutter = new FastCdcCutter(this.chunker);
       const entries: ManifestChunk[] = [];
-      const dirs = new Set<string>();
       const stored = new Map<string, Promise<void>>();
-      const staging = this.chunks.staging();
+      const staging = this.chunks.packStaging();
       const fileOp = limitConcurrency(FILE_OPS_IN_FLIGHT);
       let size = 0;
       let newChunks = 0;
@@ -275,10 +276,10 @@ export class BlobStore {
       const inFlight = new Set<Promise<void>>();
 
       /**
-       * Stages a block's new chunks; they are published (one durable flush,
-       * then renames) once the whole blob is cut. `known`: whether the
-       * hashing thread found each stored (undefined: it could not look, so it
-       * is asked here).
+       * Stages a block's new chunks (appended to a pack); they are published
+       * (made durable, then renamed into place) once the whole blob is cut.
+       * `known`: whether the hashing thread found each stored (undefined: it
+       * could not look, so it is asked here).
        */
       const storeChunks = (chunks: { id: string; bytes: Uint8Array; known?: boolean }[]) => {
         const waits: Promise<void>[] = [];
@@ -297,17 +298,10 @@ export class BlobStore {
               ),
             );
             const fresh = mine.filter((_, k) => absent[k]);
-            // Every write settles before a failure is reported, so nothing is
-            // staged after the put has given up (and discarded what it staged).
-            const writes = await Promise.allSettled(
-              fresh.map((c) => fileOp(() => this.chunks.stageTrusted(staging, c.id, c.bytes))),
-            );
-            const failed = writes.find((w) => w.status === "rejected");
-            if (failed) throw failed.reason;
+            await staging.add(fresh);
             for (const c of fresh) {
               newChunks++;
               newBytes += c.bytes.length;
-              dirs.add(this.chunks.fanoutDir(c.id));
             }
           })();
           for (const c of mine) stored.set(c.id, done);
@@ -405,8 +399,6 @@ export class BlobStore {
       const manifest: Manifest = { size, sha256, chunker: { ...this.chunker }, chunks: entries };
       const bytes = serializeManifest(manifest);
       const id = manifestId(bytes);
-      // Make the chunk renames durable before anything can name them.
-      for (const dir of dirs) await syncDir(this.fs, dir);
       await this.writeManifest(id, bytes);
       return { id, manifest, bytes, newChunks, newBytes };
     } finally {
@@ -653,7 +645,7 @@ export class BlobStore {
   /**
    * Checks every stored manifest and chunk. Without `readData`: manifests
    * verify and parse, every referenced chunk exists with the right size. With
-   * it: additionally re-hashes every chunk file in the store. Lists every blob
+   * it: additionally re-hashes every chunk in the store. Lists every blob
    * affected by a bad or missing chunk.
    */
   async check({
@@ -810,7 +802,7 @@ export class BlobStore {
     }
   }
 
-  /** Counts and sizes, logical (what the blobs add up to) against stored (chunk files). */
+  /** Counts and sizes, logical (what the blobs add up to) against stored (chunks). */
   async stats({ signal }: { signal?: AbortSignal } = {}): Promise<StoreStats> {
     const referenced = new Set<string>();
     const chunkers = new Set<string>();

@@ -19,12 +19,16 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { syncDir, writeFileAtomic } from "./atomic-write.ts";
+import { IdleRelease } from "../idle-release.ts";
+import { syncDir, writeError, writeFileAtomic } from "./atomic-write.ts";
 import { ChunkPackCorruptError } from "./errors.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
 /** Where a chunk of `length` bytes is to be read into (a buffer about to be sent, say). */
 export type Place = (length: number) => Uint8Array;
+
+/** Pack files opened for reads are closed after this long without one. */
+const OPEN_PACKS_IDLE_MS = 5_000;
 
 const MAGIC = Buffer.from("GDOCPK01");
 const INDEX_MAGIC = Buffer.from("GDOCPKIX");
@@ -54,28 +58,49 @@ export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
   name: string;
   parts: Uint8Array[];
   size: number;
+  entries: PackEntry[];
 } {
-  const index = Buffer.alloc(chunks.length * ENTRY_BYTES);
+  const entries: PackEntry[] = [];
   let offset = MAGIC.length;
-  chunks.forEach((chunk, k) => {
-    const at = k * ENTRY_BYTES;
-    index.write(chunk.id, at, "hex");
-    index.writeUInt32BE(offset, at + 32);
-    index.writeUInt32BE(chunk.bytes.length, at + 36);
+  for (const chunk of chunks) {
+    entries.push({ id: chunk.id, offset, length: chunk.bytes.length });
     offset += chunk.bytes.length;
+  }
+  const { name, index, trailer } = encodeChunkPackIndex(entries, offset);
+  return {
+    name,
+    parts: [MAGIC, ...adjacentJoined(chunks.map((c) => c.bytes)), index, trailer],
+    size: offset + index.length + trailer.length,
+    entries,
+  };
+}
+
+/** The bytes every pack starts with. */
+export const PACK_MAGIC: Uint8Array = MAGIC;
+
+/**
+ * A pack's index and trailer, which follow its `chunkEnd` bytes of magic and
+ * chunks, and the pack's name (from the index's hash).
+ */
+export function encodeChunkPackIndex(
+  entries: PackEntry[],
+  chunkEnd: number,
+): { name: string; index: Buffer; trailer: Buffer } {
+  const index = Buffer.alloc(entries.length * ENTRY_BYTES);
+  entries.forEach((entry, k) => {
+    const at = k * ENTRY_BYTES;
+    index.write(entry.id, at, "hex");
+    index.writeUInt32BE(entry.offset, at + 32);
+    index.writeUInt32BE(entry.length, at + 36);
   });
-  const size = offset + index.length + TRAILER_BYTES;
+  const size = chunkEnd + index.length + TRAILER_BYTES;
   if (size > MAX_PACK_BYTES) throw new RangeError(`a chunk pack of ${size} bytes is too large`);
   const digest = createHash("sha256").update(index).digest();
   const trailer = Buffer.alloc(TRAILER_BYTES);
-  trailer.writeUInt32BE(chunks.length, 0);
+  trailer.writeUInt32BE(entries.length, 0);
   digest.copy(trailer, 4);
   INDEX_MAGIC.copy(trailer, 36);
-  return {
-    name: `${digest.toString("hex").slice(0, 32)}.gcp`,
-    parts: [MAGIC, ...adjacentJoined(chunks.map((c) => c.bytes)), index, trailer],
-    size,
-  };
+  return { name: `${digest.toString("hex").slice(0, 32)}.gcp`, index, trailer };
 }
 
 /**
@@ -83,7 +108,7 @@ export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
  * received into one group buffer) made one view: one part to write, not
  * thousands.
  */
-function adjacentJoined(views: Uint8Array[]): Uint8Array[] {
+export function adjacentJoined(views: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const view of views) {
     const last = out.at(-1);
@@ -147,11 +172,24 @@ export class ChunkPacks {
   #duplicates = false;
   /** Packs whose index did not verify: path → reason. */
   readonly damaged = new Map<string, string>();
+  /**
+   * Pack files kept open for reads, by path: serving a chunk is then one
+   * pread, not an open, a read and a close. Closed once reads stop for a while.
+   */
+  readonly #fds = new Map<string, number>();
+  readonly #fdsIdle = new IdleRelease(OPEN_PACKS_IDLE_MS, () => this.closeFiles());
 
   constructor({ fs, dir, tmpDir }: { fs: StoreFs; dir: string; tmpDir: string }) {
     this.#fs = fs;
     this.dir = dir;
     this.#tmpDir = tmpDir;
+  }
+
+  /** Closes the pack files kept open for reads (they reopen on the next read). */
+  closeFiles(): void {
+    this.#fdsIdle.cancel();
+    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
   }
 
   /** Loads packs added since the last call and forgets removed ones. */
@@ -202,7 +240,7 @@ export class ChunkPacks {
    * temp file, fsync, rename into the pack folder, fsync the folder.
    */
   async write(chunks: { id: string; bytes: Uint8Array }[]): Promise<void> {
-    const { name, parts } = encodeChunkPack(chunks);
+    const { name, parts, entries } = encodeChunkPack(chunks);
     const path = join(this.dir, name);
     await writeFileAtomic({
       fs: this.#fs,
@@ -212,13 +250,33 @@ export class ChunkPacks {
       what: `a pack of ${chunks.length} chunks`,
     });
     await syncDir(this.#fs, this.dir);
-    const entries: PackEntry[] = [];
-    let offset = MAGIC.length;
-    for (const c of chunks) {
-      entries.push({ id: c.id, offset, length: c.bytes.length });
-      offset += c.bytes.length;
-    }
     // Same chunks, same name: a damaged pack of these chunks was just replaced.
+    this.#closeFile(path);
+    this.damaged.delete(path);
+    if (!this.#packs.has(name)) this.#add({ name, path, entries });
+  }
+
+  /**
+   * Moves a pack written elsewhere (a temp file whose bytes are already
+   * durable) into the pack folder as `name`, and indexes it. The caller
+   * fsyncs the folder (`syncDir`) before anything names its chunks.
+   */
+  async adopt({
+    tmp,
+    name,
+    entries,
+  }: {
+    tmp: string;
+    name: string;
+    entries: PackEntry[];
+  }): Promise<void> {
+    const path = join(this.dir, name);
+    try {
+      await this.#fs.rename(tmp, path);
+    } catch (error) {
+      throw writeError(path, undefined, error, `a pack of ${entries.length} chunks`);
+    }
+    this.#closeFile(path);
     this.damaged.delete(path);
     if (!this.#packs.has(name)) this.#add({ name, path, entries });
   }
@@ -306,6 +364,7 @@ export class ChunkPacks {
   }
 
   #forget(pack: Pack): void {
+    this.#closeFile(pack.path);
     this.#packs.delete(pack.name);
     for (const entry of pack.entries) {
       if (this.#where.get(entry.id)?.pack === pack) this.#where.delete(entry.id);
@@ -340,24 +399,32 @@ export class ChunkPacks {
     }
   }
 
+  #closeFile(path: string): void {
+    const fd = this.#fds.get(path);
+    if (fd === undefined) return;
+    this.#fds.delete(path);
+    closeSync(fd);
+  }
+
   async #readAt(path: string, entry: PackEntry, place?: Place): Promise<Uint8Array> {
     const bytes = place ? place(entry.length) : Buffer.allocUnsafe(entry.length);
     if (this.#fs === nodeStoreFs) {
-      // One synchronous open/pread/close: chunks are small and served by the
-      // thousand; thread-pool round trips cost more than the reads.
-      const fd = openSync(path, "r");
-      try {
-        let off = 0;
-        while (off < bytes.length) {
-          const n = readSync(fd, bytes, off, bytes.length - off, entry.offset + off);
-          if (n === 0) break;
-          off += n;
-        }
-        // A short read (a truncated pack) returns what is there: the hash check refuses it.
-        return off === bytes.length ? bytes : bytes.subarray(0, off);
-      } finally {
-        closeSync(fd);
+      // A synchronous pread on the pack kept open: chunks are small and
+      // served by the thousand; thread-pool round trips cost more than the reads.
+      let fd = this.#fds.get(path);
+      if (fd === undefined) {
+        fd = openSync(path, "r");
+        this.#fds.set(path, fd);
       }
+      this.#fdsIdle.touch();
+      let off = 0;
+      while (off < bytes.length) {
+        const n = readSync(fd, bytes, off, bytes.length - off, entry.offset + off);
+        if (n === 0) break;
+        off += n;
+      }
+      // A short read (a truncated pack) returns what is there: the hash check refuses it.
+      return off === bytes.length ? bytes : bytes.subarray(0, off);
     }
     const handle = await this.#fs.open(path, "r");
     try {

@@ -1,20 +1,21 @@
 /**
  * Content-addressed chunks. One chunk at a time goes to its own file:
  * `<root>/chunks/ab/cdef…` holds the bytes whose SHA-256 is `abcdef…`
- * (256-way fan-out by the first two hex digits keeps directories small). A
- * batch of chunks (received from a peer) goes to one pack in
- * `<root>/packs/` (`chunk-pack.ts`). Both are written once, atomically,
+ * (256-way fan-out by the first two hex digits keeps directories small).
+ * Many chunks at once (a put's new chunks, a batch received from a peer) go
+ * to packs in `<root>/packs/` (`chunk-pack.ts`). Both are written once, atomically,
  * read-only (0444), and every read re-hashes: bytes that do not match their
  * id are never returned.
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { StagedFiles, syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
+import { syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
 import { ChunkPacks, type Place } from "./chunk-pack.ts";
 import { ChunkCorruptError, ChunkMissingError } from "./errors.ts";
 import { assertHexId } from "./hex-id.ts";
 import { limitConcurrency } from "./limit-concurrency.ts";
+import { PackStaging } from "./pack-staging.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
 /** No chunker the store accepts cuts chunks larger than this (the 2020 reference's bound). */
@@ -191,11 +192,10 @@ export class ChunkStore {
     blob: string | undefined,
     place: Place | undefined,
   ): Promise<Stored> {
-    const path = this.path(id);
     const packed = await this.#readPacked(id, blob, place);
     if (packed) return packed;
     try {
-      return await this.#readFile(id, path, blob, place);
+      return await this.#readFile(id, this.path(id), blob, place);
     } catch (error) {
       if (!(error instanceof ChunkMissingError)) throw error;
       // Another process may have packed it since this one looked.
@@ -305,14 +305,14 @@ export class ChunkStore {
     });
   }
 
-  /** A batch of chunk writes published together (see `StagedFiles`). */
-  staging(): StagedFiles {
-    return new StagedFiles({ fs: this.fs, tmpDir: this.tmpDir });
-  }
-
-  /** Stages bytes already known to hash to `id`; they appear at `publish`. */
-  async stageTrusted(staging: StagedFiles, id: string, bytes: Uint8Array): Promise<void> {
-    await staging.stage({ path: this.path(id), data: bytes, chunk: id });
+  /** New chunks of a put, staged in packs and published together (see `PackStaging`). */
+  packStaging(): PackStaging {
+    return new PackStaging({
+      packs: this.packs,
+      fs: this.fs,
+      tmpDir: this.tmpDir,
+      packBytes: PACK_BYTES,
+    });
   }
 
   /**
@@ -404,6 +404,8 @@ export class ChunkStore {
    * never touched.
    */
   async *list(stray?: (path: string) => void): AsyncGenerator<ChunkFile> {
+    // What is on disk now: packs another process added, replaced or lost.
+    await this.packs.refresh();
     const packed = new Map<string, ChunkFile>();
     for await (const entry of this.packs.list()) {
       const other = packed.get(entry.id);

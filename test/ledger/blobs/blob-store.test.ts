@@ -17,27 +17,22 @@ import { DEFAULT_CHUNKER } from "../../../ledger/blobs/chunker-params.ts";
 import { type Manifest, parseManifest } from "../../../ledger/blobs/manifest.ts";
 import type { StoreFs } from "../../../ledger/blobs/store-fs.ts";
 import { VerificationError } from "../../../ledger/errors.ts";
-import { openStore as open, sha, tempDir } from "../../helpers/blob-store.ts";
+import {
+  ageChunks,
+  assertChunksIntact,
+  chunkLocations,
+  damageChunk,
+  loseChunk,
+  openStore as open,
+  sha,
+  storedBytes,
+  tempDir,
+} from "../../helpers/blob-store.ts";
 
 async function readAll(store: BlobStore, id: string): Promise<Buffer> {
   const parts: Uint8Array[] = [];
   for await (const part of store.get({ id })) parts.push(part);
   return Buffer.concat(parts);
-}
-
-/** Every chunk file under the store, by id. */
-function chunkFiles(dataDir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const root = join(dataDir, "blobs", "chunks");
-  for (const fan of readdirSync(root)) {
-    for (const rest of readdirSync(join(root, fan))) files.set(fan + rest, join(root, fan, rest));
-  }
-  return files;
-}
-
-/** Asserts every chunk file's bytes hash to its name: nothing partial or damaged under a final name. */
-function assertChunksIntact(dataDir: string) {
-  for (const [id, path] of chunkFiles(dataDir)) assert.equal(sha(readFileSync(path)), id, path);
 }
 
 /** Deterministic data with repeats, so chunks dedup within and across blobs. */
@@ -60,6 +55,11 @@ function* pieces(data: Uint8Array, size: number) {
 function oldTime(path: string) {
   const t = new Date(Date.now() - 24 * 3600_000);
   utimesSync(path, t, t);
+}
+
+/** The ids of the chunk files under `chunks/` (chunks not in packs). */
+function looseChunks(dataDir: string): string[] {
+  return [...chunkLocations(dataDir)].filter(([, at]) => !at.packed).map(([id]) => id);
 }
 
 describe("blob store", () => {
@@ -88,16 +88,20 @@ describe("blob store", () => {
     }
   });
 
-  it("should store chunks content-addressed under chunks/ab/cdef… as read-only files", async () => {
+  it("should store a put's new chunks in read-only packs, each chunk by its id", async () => {
     const dataDir = tempDir();
     const store = await open(dataDir);
     const result = await store.put({ source: [sampleData(500_000, 3)] });
-    const files = chunkFiles(dataDir);
+    const stored = chunkLocations(dataDir);
+    assert.deepEqual(looseChunks(dataDir), [], "no chunk file per chunk");
+    const packs = readdirSync(join(dataDir, "blobs", "packs"));
+    assert.equal(packs.length, 1, "one pack for a small blob");
+    assert.equal(statSync(join(dataDir, "blobs", "packs", packs[0]!)).mode & 0o777, 0o444);
     for (const chunk of result.manifest.chunks) {
-      const path = join(dataDir, "blobs", "chunks", chunk.id.slice(0, 2), chunk.id.slice(2));
-      assert.equal(files.get(chunk.id), path);
-      assert.equal(statSync(path).size, chunk.length);
-      assert.equal(statSync(path).mode & 0o777, 0o444);
+      const at = stored.get(chunk.id);
+      assert.ok(at?.packed, `chunk ${chunk.id} is in the pack`);
+      assert.equal(at.length, chunk.length);
+      assert.equal(sha(storedBytes(at)), chunk.id);
     }
     assert.ok(
       readFileSync(join(dataDir, "blobs", "manifests", result.id)).equals(
@@ -131,11 +135,10 @@ describe("blob store", () => {
     const store = await open(dataDir);
     const result = await store.put({ source: [sampleData(400_000, 5)] });
     const victim = result.manifest.chunks[1]!.id;
-    const path = chunkFiles(dataDir).get(victim)!;
-    const bytes = readFileSync(path);
-    bytes[1000]! ^= 0x01;
-    chmodSync(path, 0o644);
-    writeFileSync(path, bytes);
+    damageChunk(dataDir, victim, (bytes) => {
+      bytes[1000]! ^= 0x01;
+    });
+    const bytes = storedBytes(chunkLocations(dataDir).get(victim)!);
     await assert.rejects(
       store.readChunk({ id: victim }),
       (e: Error & { code?: string; data?: { chunk?: string } }) => {
@@ -162,12 +165,21 @@ describe("blob store", () => {
   it("should refuse a truncated chunk file and report a missing one", async () => {
     const dataDir = tempDir();
     const store = await open(dataDir);
-    const result = await store.put({ source: [sampleData(400_000, 6)] });
-    const [first, second] = result.manifest.chunks;
-    const files = chunkFiles(dataDir);
-    chmodSync(files.get(first!.id)!, 0o644);
-    writeFileSync(files.get(first!.id)!, readFileSync(files.get(first!.id)!).subarray(0, 100));
-    rmSync(files.get(second!.id)!);
+    // Chunks from a peer one at a time: a file each, under chunks/ab/cdef….
+    const [first, second] = [randomBytes(5000), randomBytes(6000)].map((bytes) => ({
+      id: sha(bytes),
+      bytes,
+    }));
+    for (const chunk of [first!, second!]) await store.writeVerifiedChunk(chunk);
+    const files = chunkLocations(dataDir);
+    for (const { id } of [first!, second!]) {
+      const path = join(dataDir, "blobs", "chunks", id.slice(0, 2), id.slice(2));
+      assert.equal(files.get(id)?.path, path);
+      assert.equal(statSync(path).mode & 0o777, 0o444);
+    }
+    chmodSync(files.get(first!.id)!.path, 0o644);
+    writeFileSync(files.get(first!.id)!.path, first!.bytes.subarray(0, 100));
+    rmSync(files.get(second!.id)!.path);
     await assert.rejects(store.readChunk({ id: first!.id }), { code: "chunk-corrupt" });
     await assert.rejects(store.readChunk({ id: second!.id }), (e: Error & { code?: string }) => {
       assert.equal(e.code, "chunk-missing");
@@ -284,13 +296,11 @@ describe("blob store", () => {
     const common = a.manifest.chunks[0]!.id;
     assert.equal(b.manifest.chunks[0]!.id, common);
     const onlyC = c.manifest.chunks[0]!.id;
-    const files = chunkFiles(dataDir);
     // Same size, one bit flipped: only a re-hash can see it.
-    const flipped = readFileSync(files.get(onlyC)!);
-    flipped[7]! ^= 0x80;
-    chmodSync(files.get(onlyC)!, 0o644);
-    writeFileSync(files.get(onlyC)!, flipped);
-    rmSync(files.get(common)!);
+    damageChunk(dataDir, onlyC, (bytes) => {
+      bytes[7]! ^= 0x80;
+    });
+    loseChunk(dataDir, common);
 
     const structural = await store.check();
     assert.equal(structural.ok, false);
@@ -326,8 +336,7 @@ describe("blob store", () => {
     const store = await open(dataDir);
     const keep = await store.put({ source: [sampleData(500_000, 10)] });
     const drop = await store.put({ source: [sampleData(500_000, 11)] });
-    const files = chunkFiles(dataDir);
-    for (const path of files.values()) oldTime(path);
+    ageChunks(dataDir);
     for (const id of [keep.id, drop.id]) oldTime(join(dataDir, "blobs", "manifests", id));
 
     // Everything unreferenced is young from the ledger's point of view? No: all old now.
@@ -353,7 +362,7 @@ describe("blob store", () => {
     const store = await open(dataDir);
     const data = sampleData(400_000, 12);
     const first = await store.put({ source: [data] });
-    for (const path of chunkFiles(dataDir).values()) oldTime(path);
+    ageChunks(dataDir);
     oldTime(join(dataDir, "blobs", "manifests", first.id));
     // Re-putting the same bytes writes no chunk, but rewrites the manifest:
     // fresh, it keeps all its (old) chunks live until the ledger commits it.
@@ -372,7 +381,7 @@ describe("blob store", () => {
     // The old blob's manifest is gone and its chunks are old: garbage, unless
     // a put is about to reuse them.
     rmSync(join(dataDir, "blobs", "manifests", old.id));
-    for (const path of chunkFiles(dataDir).values()) oldTime(path);
+    ageChunks(dataDir);
 
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -389,7 +398,7 @@ describe("blob store", () => {
     await assert.rejects(store.gc({ liveManifests: [], graceMs: 0, waitMs: 100 }), {
       code: "store-busy",
     });
-    assert.equal(chunkFiles(dataDir).size, old.manifest.chunks.length);
+    assert.equal(chunkLocations(dataDir).size, old.manifest.chunks.length);
     // The live set is read when gc runs (as the ledger scan will be), and no
     // grace period helps: only the lock keeps the reused chunks alive.
     const order: string[] = [];
@@ -400,7 +409,7 @@ describe("blob store", () => {
       .gc({ liveManifests: ledgerNow(), graceMs: 0 })
       .then(() => order.push("gc"));
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(chunkFiles(dataDir).size, old.manifest.chunks.length, "gc is waiting");
+    assert.equal(chunkLocations(dataDir).size, old.manifest.chunks.length, "gc is waiting");
     release();
     const result = await putting;
     order.push("put");

@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../../../cli/main.ts";
+import { chunkLocations, damageChunk, loseChunk } from "../../helpers/blob-store.ts";
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const nodeBin = join(projectRoot, "node_modules", ".bin", "node");
@@ -45,11 +38,9 @@ async function gdo(cwd: string, ...argv: string[]) {
   return { code, out, err };
 }
 
-function chunkPaths(cwd: string): string[] {
-  const root = join(cwd, "data", "blobs", "chunks");
-  return readdirSync(root).flatMap((fan) =>
-    readdirSync(join(root, fan)).map((f) => join(root, fan, f)),
-  );
+/** The chunks stored in `cwd`'s data folder, by id. */
+function storedChunks(cwd: string) {
+  return chunkLocations(join(cwd, "data"));
 }
 
 describe("gdo blob", () => {
@@ -90,9 +81,7 @@ describe("gdo blob", () => {
     const b = (await gdo(cwd, "blob", "put", "b")).out.trim();
     const manifestA = readFileSync(join(cwd, "data", "blobs", "manifests", a), "latin1");
     const firstOfA = manifestA.split("\n")[5]!.slice(0, 64);
-    const pathOf = (id: string) =>
-      join(cwd, "data", "blobs", "chunks", id.slice(0, 2), id.slice(2));
-    rmSync(pathOf(firstOfA));
+    loseChunk(join(cwd, "data"), firstOfA);
     const check = await gdo(cwd, "blob", "check");
     assert.equal(check.code, 1);
     assert.match(check.out, new RegExp(`missing chunk ${firstOfA} \\(blobs: ${a}\\)`));
@@ -101,10 +90,9 @@ describe("gdo blob", () => {
 
     const manifestB = readFileSync(join(cwd, "data", "blobs", "manifests", b), "latin1");
     const firstOfB = manifestB.split("\n")[5]!.slice(0, 64);
-    const bytes = readFileSync(pathOf(firstOfB));
-    bytes[10]! ^= 1;
-    chmodSync(pathOf(firstOfB), 0o644);
-    writeFileSync(pathOf(firstOfB), bytes);
+    damageChunk(join(cwd, "data"), firstOfB, (bytes) => {
+      bytes[10]! ^= 1;
+    });
     assert.doesNotMatch(
       (await gdo(cwd, "blob", "check")).out,
       /affected blob [0-9a-f]+\n.*affected blob/s,
@@ -122,9 +110,10 @@ describe("gdo blob", () => {
     const cwd = workspace();
     writeFileSync(join(cwd, "f"), randomBytes(400_000));
     const id = (await gdo(cwd, "blob", "put", "f")).out.trim();
-    const last = chunkPaths(cwd).sort().at(-1)!;
-    chmodSync(last, 0o644);
-    writeFileSync(last, randomBytes(1000));
+    const last = [...storedChunks(cwd).keys()].sort().at(-1)!;
+    damageChunk(join(cwd, "data"), last, (bytes) => {
+      randomFillSync(bytes);
+    });
     const get = await gdo(cwd, "blob", "get", id, "-o", "out.bin");
     assert.equal(get.code, 1);
     assert.match(get.err, /does not verify.*\[chunk-corrupt\]/);
@@ -136,7 +125,7 @@ describe("gdo blob", () => {
     const cwd = workspace();
     writeFileSync(join(cwd, "f"), randomBytes(200_000));
     const id = (await gdo(cwd, "blob", "put", "f")).out.trim();
-    const count = chunkPaths(cwd).length;
+    const count = storedChunks(cwd).size;
     rmSync(join(cwd, "data", "blobs", "manifests", id));
     const young = await gdo(cwd, "blob", "gc");
     assert.match(
@@ -146,7 +135,7 @@ describe("gdo blob", () => {
     const gc = await gdo(cwd, "blob", "gc", "--grace", "0");
     assert.equal(gc.code, 0);
     assert.match(gc.out, new RegExp(`removed ${count} chunks \\(200000 bytes\\)`));
-    assert.equal(chunkPaths(cwd).length, 0);
+    assert.equal(storedChunks(cwd).size, 0);
   });
 
   it("should answer usage errors with exit 2 and unknown ids with a clear error", async () => {

@@ -1,7 +1,8 @@
 /**
- * Child process for crash.test.ts: puts an endless stream into the store at
- * argv[2], pausing between writing a temp file and fsyncing it so that a
- * SIGKILL from the parent lands while temp files are half written.
+ * Child process for crash.test.ts: puts one small blob into the store at
+ * argv[2] (published), then an endless stream, writing every temp file in
+ * two halves with a pause between so that a SIGKILL from the parent lands
+ * while a pack is half written.
  */
 import { randomFillSync } from "node:crypto";
 import * as fsp from "node:fs/promises";
@@ -35,5 +36,6 @@ async function* endless() {
 }
 
 const store = await openBlobStore({ dataDir: process.argv[2]!, fs: slowFs });
-process.stdout.write("started\n");
+const first = await store.put({ source: [randomFillSync(Buffer.alloc(3 << 20))] });
+process.stdout.write(`stored ${first.id}\n`);
 await store.put({ source: endless() });
