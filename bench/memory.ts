@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
-import { NODE_ENV, NODE_V8_FLAGS } from "../node/process-options.ts";
+import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
 import { appendSwipes } from "./_history.ts";
 import { until } from "./_until.ts";
 
@@ -83,7 +83,7 @@ async function measure(dir: string): Promise<Measured> {
   const t = performance.now();
   const node = spawn(
     process.execPath,
-    [...NODE_V8_FLAGS, cli, "node", "--data", dir, "--no-site-build"],
+    [...nodeFlags(), cli, "node", "--data", dir, "--no-site-build"],
     { cwd: dir, env: { ...process.env, ...NODE_ENV }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";

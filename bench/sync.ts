@@ -37,7 +37,7 @@ import { serializeMember } from "../ledger/charter.ts";
 import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
-import { NODE_ENV, NODE_V8_FLAGS } from "../node/process-options.ts";
+import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
@@ -275,7 +275,7 @@ function pageCacheCost(path: string, content: Buffer): { seconds: number; cpu: n
 async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown> }> {
   const child = fork(join(import.meta.dirname, "_sync-peer.ts"), {
     execArgv: [
-      ...NODE_V8_FLAGS,
+      ...nodeFlags(),
       ...(process.env.GDO_BENCH_PEER_FLAGS?.split(" ").filter(Boolean) ?? []),
     ],
     env: { ...process.env, ...NODE_ENV },

@@ -18,7 +18,7 @@ import { Ledger } from "../../ledger/ledger.ts";
 import { Repository } from "../../ledger/repository.ts";
 import { generateKey, type SshPrivateKey } from "../../ledger/sshkey.ts";
 import { peerIdOf } from "../../node/identity.ts";
-import { NODE_ENV, NODE_V8_FLAGS } from "../../node/process-options.ts";
+import { NODE_ENV, nodeFlags } from "../../node/process-options.ts";
 import type { NodeStatus } from "../../node/status.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -146,7 +146,7 @@ export class TestNode {
     this.output += `--- start ${new Date().toISOString()}\n`;
     const proc = spawn(
       NODE_BIN,
-      [...NODE_V8_FLAGS, ...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs],
+      [...nodeFlags(), ...this.entry, "--data", this.dataDir, "--rfcs", emptyRfcs],
       {
         cwd: this.dataDir,
         env: { ...process.env, ...NODE_ENV, ...this.env },
