@@ -7,11 +7,17 @@
  *     worker 1:  chunk ids (SHA-256 of each chunk of a block)
  *
  * Blocks are SharedArrayBuffers, so no bytes are copied between threads. The
- * workers are started on first use, kept for the store's lifetime, and unref'd
- * whenever nothing is pending so an idle pool never keeps a process alive.
+ * workers are started on first use, unref'd whenever nothing is pending so an
+ * idle pool never keeps a process alive, and stopped once unused for a while:
+ * two idle hashing threads held 30 MB of a node's memory (each is a V8
+ * isolate of its own), and a node puts blobs rarely.
  */
 import { Worker } from "node:worker_threads";
+import { IdleRelease } from "../idle-release.ts";
 import type { HashReply, HashRequest } from "./hash-worker.ts";
+
+/** The threads stop after this long without a request (and no blob hash open). */
+const IDLE_MS = 10_000;
 
 interface Pending {
   resolve: (reply: HashReply) => void;
@@ -41,6 +47,10 @@ class HashThread {
     };
     this.worker.on("error", fail);
     this.worker.on("exit", (code) => fail(new Error(`hash worker exited (${code})`)));
+  }
+
+  get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   post(message: HashRequest): void {
@@ -75,15 +85,29 @@ export class HashPool {
   private threads: [HashThread, HashThread] | undefined;
   private seq = 0;
   private streams = 0;
+  /** Blob hashes begun and neither digested nor discarded: their state lives in a thread. */
+  private openStreams = 0;
+  private readonly idle: IdleRelease;
 
   private readonly count: number;
 
   /** `threads`: 2 puts the whole-blob hash and the chunk ids on separate threads, 1 shares one. */
-  constructor({ threads = 2 }: { threads?: 1 | 2 } = {}) {
+  constructor({ threads = 2, idleMs = IDLE_MS }: { threads?: 1 | 2; idleMs?: number } = {}) {
     this.count = threads;
+    this.idle = new IdleRelease(idleMs, () => {
+      const busy = this.openStreams > 0 || this.threads?.some((t) => t.busy);
+      if (busy) this.idle.touch();
+      else void this.close();
+    });
+  }
+
+  /** Whether the hashing threads are running (they start on first use). */
+  get running(): boolean {
+    return this.threads !== undefined;
   }
 
   private get started(): [HashThread, HashThread] {
+    this.idle.touch();
     if (!this.threads) {
       const first = new HashThread();
       this.threads = [first, this.count === 2 ? new HashThread() : first];
@@ -115,6 +139,12 @@ export class HashPool {
   blobHasher(): BlobHasher {
     const thread = this.started[0];
     const stream = ++this.streams;
+    this.openStreams++;
+    let open = true;
+    const closed = () => {
+      if (open) this.openStreams--;
+      open = false;
+    };
     return {
       update: async (view) => {
         await thread.request({
@@ -127,14 +157,22 @@ export class HashPool {
         });
       },
       digest: async () => {
-        const reply = await thread.request({ op: "digest", seq: ++this.seq, stream });
-        return (reply as { hex: string }).hex;
+        try {
+          const reply = await thread.request({ op: "digest", seq: ++this.seq, stream });
+          return (reply as { hex: string }).hex;
+        } finally {
+          closed();
+        }
       },
-      discard: () => thread.post({ op: "discard", stream }),
+      discard: () => {
+        closed();
+        thread.post({ op: "discard", stream });
+      },
     };
   }
 
   async close(): Promise<void> {
+    this.idle.cancel();
     const threads = this.threads;
     this.threads = undefined;
     if (threads) await Promise.all([...new Set(threads)].map((t) => t.terminate()));
