@@ -5,7 +5,9 @@
  * one-block ledger (the baseline). For each start: time to its first status
  * line, resident memory after `idleSeconds` (default 30) of idling, and the
  * peak. A node verifies its whole history when it starts; its first start
- * after many blocks were written also packs their loose objects.
+ * after many blocks were written also packs their loose objects. A last
+ * start puts a 64 MiB blob through the node's API once it is up: what the
+ * node holds after that burst (chunking, hashing threads, packs) has idled.
  *
  * Nodes listen on 127.0.0.1 (free ports, mDNS off) and never build the site.
  * Reads `/proc/<pid>/status`, so Linux only.
@@ -18,7 +20,9 @@ import { writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
 import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
+import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
+import { postBlob } from "./_post-blob.ts";
 import { until } from "./_until.ts";
 
 const blocks = Number(process.argv[2] ?? 10_000);
@@ -63,6 +67,10 @@ try {
   log(
     `ratio     idle rss ${blocks} blocks / one block = ${(again.idleKiB / base.idleKiB).toFixed(2)} (budget: 150 MB idle)`,
   );
+  const afterPut = await measure(long.dir, (httpPort) =>
+    postBlob(httpPort, long.dir, benchContent(`memory-${Date.now()}`, 64 * 1024 * 1024)),
+  );
+  log(`put       ${blocks} blocks, then a 64 MiB blob put through the API: ${describe(afterPut)}`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
@@ -78,8 +86,14 @@ function describe(m: Measured): string {
   return `ready in ${m.readySeconds.toFixed(1)} s, rss ${mb(m.idleKiB)} after ${idleSeconds} s idle, peak ${mb(m.peakKiB)}`;
 }
 
-/** Starts a node on `dir`, waits until it is up and idle, reads its memory, stops it. */
-async function measure(dir: string): Promise<Measured> {
+/**
+ * Starts a node on `dir`, waits until it is up (then runs `once`, given its
+ * HTTP port) and idle, reads its memory, stops it.
+ */
+async function measure(
+  dir: string,
+  once?: (httpPort: number) => Promise<unknown>,
+): Promise<Measured> {
   const t = performance.now();
   const node = spawn(
     process.execPath,
@@ -100,6 +114,7 @@ async function measure(dir: string): Promise<Measured> {
     };
     await until(started, { timeoutMs: 600_000, everyMs: 100, what: "node start" });
     const readySeconds = (performance.now() - t) / 1000;
+    if (once) await once(Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(output)![1]));
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const status = readFileSync(`/proc/${node.pid}/status`, "utf8");
     const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);

@@ -30,7 +30,6 @@ import {
   rmSync,
   writeSync,
 } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serializeMember } from "../ledger/charter.ts";
@@ -40,6 +39,7 @@ import { generateKey } from "../ledger/sshkey.ts";
 import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
+import { postBlob } from "./_post-blob.ts";
 import type { PeerRequest } from "./_sync-peer.ts";
 import { formatThreadCpu, type ThreadCpu, threadCpuDelta } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
@@ -299,38 +299,4 @@ async function startPeer(): Promise<{ ask(request: PeerRequest): Promise<unknown
       return value;
     },
   };
-}
-
-function postBlob(httpPort: number, dataDir: string, content: Buffer): Promise<{ id: string }> {
-  const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
-  return new Promise((done, fail) => {
-    const req = request(
-      `http://127.0.0.1:${httpPort}/api/blobs?path=blobs/bench.bin.blob`,
-      { method: "POST", headers: { authorization: `Bearer ${token}` }, agent: false },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (d: Buffer) => parts.push(d));
-        res.on("end", () => {
-          const value = JSON.parse(Buffer.concat(parts).toString("utf8"));
-          if (res.statusCode !== 200) fail(new Error(JSON.stringify(value)));
-          else done(value);
-        });
-      },
-    );
-    req.on("error", fail);
-    const piece = 4 * 1024 * 1024;
-    let sent = 0;
-    const pump = () => {
-      while (sent < content.length) {
-        const slice = content.subarray(sent, sent + piece);
-        sent += slice.length;
-        if (!req.write(slice)) {
-          req.once("drain", pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
-  });
 }
