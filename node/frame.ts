@@ -343,8 +343,9 @@ export async function sendFrameParts(
 }
 
 /**
- * Frames laid end to end in one buffer and sent together once they add up
- * to `flushBytes`: a chunk is small next to what the transport carries best
+ * Frames laid end to end in one buffer of `flushBytes` and sent together
+ * when it is full or the next frame does not fit (a frame larger than the
+ * batch goes alone): a chunk is small next to what the transport carries best
  * in one message, and each send costs an encryption and a muxer frame of its
  * own. A frame can be reserved and its payload filled in place (a chunk read
  * from disk straight into the buffer that goes out), so nothing is copied
@@ -391,7 +392,9 @@ export class FrameBatch {
     const total = 1 + head.length + length;
     const size = prefixLength(total) + total;
     if (this.#buffer && this.#used + size > this.#buffer.length) this.#send();
-    this.#buffer ??= Buffer.allocUnsafe(Math.max(this.#flushBytes + BATCH_SLACK, size));
+    // Sized to the batch, not beyond: every buffer sent is new memory (the
+    // transport may hold it until encrypted), and its bytes drive collections.
+    this.#buffer ??= Buffer.allocUnsafe(Math.max(this.#flushBytes, size));
     this.#lastStart = this.#used;
     let at = writePrefix(this.#buffer, this.#used, total);
     this.#buffer[at++] = kind;
@@ -432,9 +435,6 @@ export class FrameBatch {
     if (!this.#stream.send(out)) this.#mustDrain = true;
   }
 }
-
-/** Room past `flushBytes` in a batch buffer, so the frame that fills it usually fits. */
-const BATCH_SLACK = 128 * 1024;
 
 function prefixLength(length: number): number {
   let prefix = 1;
