@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
  * node on a 10,000-block ledger held about 100 MB less, and start-up took no
  * longer (RFC 7).
  */
-export const NODE_V8_FLAGS = ["--max-semi-space-size=8"];
+const NODE_V8_FLAGS = ["--max-semi-space-size=8"];
 
 /**
  * `--import …/type-cache-hooks.mjs`: the project's modules are loaded with
@@ -26,7 +26,7 @@ const TYPE_CACHE_HOOKS = "node/type-cache-hooks.mjs";
 export function nodeFlags({ relative = false }: { relative?: boolean } = {}): string[] {
   const hooks = relative
     ? `./${TYPE_CACHE_HOOKS}`
-    : fileURLToPath(new URL("type-cache-hooks.mjs", import.meta.url));
+    : fileURLToPath(new URL(`../${TYPE_CACHE_HOOKS}`, import.meta.url));
   return ["--import", hooks, ...NODE_V8_FLAGS];
 }
 

@@ -248,9 +248,10 @@ export class BlobStore {
    * Memory stays bounded (a few 2 MiB blocks) whatever the input size. Chunks
    * already stored are not rewritten; new ones go to packs (`PackStaging`).
    * Nothing is published until every chunk is durable: the packs, the pack
-   * folder, then the manifest. The store lock keeps gc out until the manifest is written; after
-   * that the fresh local manifest keeps every chunk it names (new or reused)
-   * live for gc's grace period, until the ledger commits it.
+   * folder, then the manifest. The store lock keeps gc out until the
+   * manifest is written; after that the fresh local manifest keeps every
+   * chunk it names (new or reused) live for gc's grace period, until the
+   * ledger commits it.
    */
   async put({
     source,

@@ -250,10 +250,7 @@ export class ChunkPacks {
       what: `a pack of ${chunks.length} chunks`,
     });
     await syncDir(this.#fs, this.dir);
-    // Same chunks, same name: a damaged pack of these chunks was just replaced.
-    this.#closeFile(path);
-    this.damaged.delete(path);
-    if (!this.#packs.has(name)) this.#add({ name, path, entries });
+    this.#installed({ name, path, entries });
   }
 
   /**
@@ -276,9 +273,16 @@ export class ChunkPacks {
     } catch (error) {
       throw writeError(path, undefined, error, `a pack of ${entries.length} chunks`);
     }
-    this.#closeFile(path);
-    this.damaged.delete(path);
-    if (!this.#packs.has(name)) this.#add({ name, path, entries });
+    this.#installed({ name, path, entries });
+  }
+
+  /** Indexes a pack just renamed into the folder. */
+  #installed(pack: Omit<Pack, "dead" | "touchedAt">): void {
+    // Same chunks, same name: a damaged pack of these chunks may just have
+    // been replaced, and a file kept open for reads is the old one.
+    this.#closeFile(pack.path);
+    this.damaged.delete(pack.path);
+    this.#add(pack);
   }
 
   /** Renews the gc grace of the pack holding `id`; false if no pack holds it. */

@@ -3,9 +3,9 @@
  * `<root>/chunks/ab/cdef…` holds the bytes whose SHA-256 is `abcdef…`
  * (256-way fan-out by the first two hex digits keeps directories small).
  * Many chunks at once (a put's new chunks, a batch received from a peer) go
- * to packs in `<root>/packs/` (`chunk-pack.ts`). Both are written once, atomically,
- * read-only (0444), and every read re-hashes: bytes that do not match their
- * id are never returned.
+ * to packs in `<root>/packs/` (`chunk-pack.ts`). Both are written once,
+ * atomically, read-only (0444), and every read re-hashes: bytes that do not
+ * match their id are never returned.
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
