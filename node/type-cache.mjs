@@ -28,7 +28,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const CACHE_DIR = join(PROJECT_ROOT, "node_modules", ".cache", "gdo-stripped-types");
+/** `GDO_TYPE_CACHE` moves it (a read-only install, say). */
+export const CACHE_DIR =
+  process.env.GDO_TYPE_CACHE ?? join(PROJECT_ROOT, "node_modules", ".cache", "gdo-stripped-types");
 /** The folders whose modules a node process (and its worker threads) load. */
 const SOURCE_DIRS = ["cli", "node", "ledger", "plugins", "site"];
 
@@ -75,4 +77,13 @@ function* sources() {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await fillTypeCache();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    await fillTypeCache();
+  } catch (error) {
+    // Not fatal: without the cache Node strips the types itself, at a cost in memory.
+    process.stderr.write(
+      `gdo: cannot cache stripped types in ${CACHE_DIR} (${error.code ?? error.message}); Node strips them at load, which costs about 16 MB more per thread\n`,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -50,5 +50,23 @@ describe("the stripped-types cache", () => {
       value: 42,
       stripper: true,
     });
+  });
+
+  it("should say once why it cannot cache, and still run, where the cache folder cannot be written", () => {
+    const blocked = join(scratch, "a-file");
+    writeFileSync(blocked, "not a folder");
+    const module = new URL("../../ledger/errors.ts", import.meta.url).href;
+    const script = `await import(${JSON.stringify(module)}); console.log("loaded");`;
+    const run = spawnSync(process.execPath, [...nodeFlags(), "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, GDO_TYPE_CACHE: join(blocked, "cache") },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, "loaded\n");
+    assert.match(
+      run.stderr,
+      /^gdo: cannot cache stripped types in .*a-file\/cache \(ENOTDIR\); Node strips them/,
+    );
+    assert.equal(run.stderr.trim().split("\n").length, 1, "one line, no stack trace");
   });
 });
