@@ -172,6 +172,8 @@ export class ChunkPacks {
   #duplicates = false;
   /** Packs whose index did not verify: path → reason. */
   readonly damaged = new Map<string, string>();
+  /** The file each damaged pack was when it was read (inode, size, mtime): a new one is read again. */
+  readonly #damagedFile = new Map<string, string>();
   /**
    * Pack files kept open for reads, by path: serving a chunk is then one
    * pread, not an open, a read and a close. Closed once reads stop for a while.
@@ -197,19 +199,42 @@ export class ChunkPacks {
     const names = new Set((await this.#fs.readdir(this.dir)).filter((n) => PACK_NAME.test(n)));
     for (const pack of [...this.#packs.values()]) if (!names.has(pack.name)) this.#forget(pack);
     for (const path of [...this.damaged.keys()]) {
-      if (!names.has(path.slice(this.dir.length + 1))) this.damaged.delete(path);
+      // Gone, or replaced (another process fetched its chunks again): forget the damage.
+      const file = names.has(path.slice(this.dir.length + 1)) ? await this.#fileOf(path) : "";
+      if (file !== this.#damagedFile.get(path)) this.#undamaged(path);
     }
     for (const name of [...names].sort()) {
       const path = join(this.dir, name);
       if (this.#packs.has(name) || this.damaged.has(path)) continue;
       try {
-        this.#add({ name, path, entries: await this.#readIndex(path) });
+        const file = await this.#fileOf(path);
+        try {
+          this.#add({ name, path, entries: await this.#readIndex(path) });
+        } catch (error) {
+          if (!(error instanceof ChunkPackCorruptError)) throw error;
+          this.damaged.set(path, error.data.reason as string);
+          this.#damagedFile.set(path, file);
+        }
       } catch (error) {
-        if (errnoCode(error) === "ENOENT") continue;
-        if (!(error instanceof ChunkPackCorruptError)) throw error;
-        this.damaged.set(path, error.data.reason as string);
+        if (errnoCode(error) !== "ENOENT") throw error;
       }
     }
+  }
+
+  /** Which file is at `path` now ("" if none): its inode, size and mtime. */
+  async #fileOf(path: string): Promise<string> {
+    try {
+      const { ino, size, mtimeMs } = await this.#fs.stat(path);
+      return `${ino}:${size}:${mtimeMs}`;
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return "";
+      throw error;
+    }
+  }
+
+  #undamaged(path: string): void {
+    this.damaged.delete(path);
+    this.#damagedFile.delete(path);
   }
 
   locate(id: string): PackEntry | undefined {
@@ -281,7 +306,7 @@ export class ChunkPacks {
     // Same chunks, same name: a damaged pack of these chunks may just have
     // been replaced, and a file kept open for reads is the old one.
     this.#closeFile(pack.path);
-    this.damaged.delete(pack.path);
+    this.#undamaged(pack.path);
     this.#add(pack);
   }
 

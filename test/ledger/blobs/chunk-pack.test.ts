@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -158,6 +165,29 @@ describe("chunk packs", () => {
       assert.equal(packs(dataDir).length, 1);
       assert.equal((await reopened.check({ readData: true })).ok, true);
     }
+  });
+
+  it("should read a damaged pack again once another process has replaced it", async () => {
+    const dataDir = tempDir();
+    const writer = await openStore(dataDir);
+    const batch = chunks(12, 3);
+    await writer.writeVerifiedChunks({ chunks: batch });
+    const path = join(packDir(dataDir), packs(dataDir)[0]!);
+    const good = readFileSync(path);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 44 - 40 + 33]! ^= 0x01; // an offset in the index
+    rmSync(path);
+    writeFileSync(path, damaged);
+    const reader = await openStore(dataDir);
+    const ids = batch.map((c) => c.id);
+    assert.deepEqual(await reader.missingChunks({ ids }), ids, "the damaged pack is not used");
+    // Another process fetches the chunks again: the same pack, written anew and renamed over.
+    const tmp = join(dataDir, "blobs", "tmp", "replacement");
+    writeFileSync(tmp, good);
+    renameSync(tmp, path);
+    assert.deepEqual(await reader.missingChunks({ ids }), [], "the new file is read");
+    assert.deepEqual(await reader.readChunk({ id: ids[4]! }), batch[4]!.bytes);
+    assert.deepEqual((await reader.check()).damagedPacks, []);
   });
 
   it("should let gc remove unreferenced packed chunks: a pack is rewritten with its live chunks, an all-dead pack deleted", async () => {
