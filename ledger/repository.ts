@@ -201,14 +201,12 @@ export class Repository implements ObjectReader {
   }
 
   async hasObject(oid: string): Promise<boolean> {
-    if (OID.test(oid) && this.#packed(oid)) return true;
-    try {
-      await this.readObject(oid);
-      return true;
-    } catch (error) {
-      if (error instanceof MissingObjectError) return false;
-      throw error;
-    }
+    if (!OID.test(oid)) throw new CorruptObjectError(oid, "not a 40-hex object id");
+    if (this.#packed(oid)) return true;
+    // A loose object is read and re-hashed: a damaged one is an error, not "present".
+    if (this.#fromLoose(oid)) return true;
+    // A concurrent repack may have just moved it from loose into a new pack.
+    return this.#rescanPacks() && this.#packed(oid);
   }
 
   /**
