@@ -1,5 +1,4 @@
 import { UsageError } from "../ledger/errors.ts";
-import { listDecisions } from "../plugins/rfc/decisions.ts";
 import type { Command } from "./command.ts";
 import { openLedger } from "./workspace.ts";
 
@@ -12,6 +11,9 @@ export const decisionsCommand: Command = {
     const filter = args.positionals[0];
     if (filter !== undefined && !/^\d+$/.test(filter))
       throw new UsageError(`'${filter}' is not an RFC number`);
+    // Loaded here, not at the top: the Markdown parser it pulls in would
+    // otherwise load with every command, `gdo node` included (5 MB of RSS).
+    const { listDecisions } = await import("../plugins/rfc/decisions.ts");
     const ledger = await openLedger(ctx);
     const branch = (args.values.branch as string | undefined) ?? "main";
     const decisions = (await listDecisions({ ledger, ref: branch })).filter(

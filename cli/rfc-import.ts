@@ -5,8 +5,6 @@ import { openBlobStore } from "../ledger/blobs/blob-store.ts";
 import { UsageError } from "../ledger/errors.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import { FILE_NAME } from "../plugins/rfc/format.ts";
-import { commitGroups } from "../plugins/rfc/import/order.ts";
-import { planImport } from "../plugins/rfc/import/plan.ts";
 import { type Command, stringOption } from "./command.ts";
 import { loadKey, openLedger } from "./workspace.ts";
 
@@ -35,6 +33,10 @@ export const rfcImportCommand: Command = {
       .map((f) => FILE_NAME.exec(f.path.slice("rfcs/".length))?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number);
+    // Loaded here, not at the top: the Markdown parser it pulls in would
+    // otherwise load with every command, `gdo node` included (5 MB of RSS).
+    const { planImport } = await import("../plugins/rfc/import/plan.ts");
+    const { commitGroups } = await import("../plugins/rfc/import/order.ts");
     const started = performance.now();
     const plan = await planImport({
       dir: resolve(ctx.cwd, dir),

@@ -9,8 +9,6 @@ import { NotFoundError, UsageError } from "../ledger/errors.ts";
 import type { Diagnostic } from "../plugins/api.ts";
 import { RfcLintError } from "../plugins/rfc/errors.ts";
 import { DEFAULT_MAX_BYTES, FILE_NAME } from "../plugins/rfc/format.ts";
-import { lintRfc, tooLarge } from "../plugins/rfc/lint.ts";
-import { referenceDiagnostics } from "../plugins/rfc/validate.ts";
 import { type Command, stringOption } from "./command.ts";
 import { rfcImportCommand } from "./rfc-import.ts";
 import { rfcNewCommand } from "./rfc-new.ts";
@@ -48,6 +46,10 @@ const lint: Command = {
       }
     }
 
+    // Loaded here, not at the top: the Markdown parser it pulls in would
+    // otherwise load with every command, `gdo node` included (5 MB of RSS).
+    const { lintRfc, tooLarge } = await import("../plugins/rfc/lint.ts");
+    const { referenceDiagnostics } = await import("../plugins/rfc/validate.ts");
     const diagnostics: Diagnostic[] = [];
     for (const path of files) {
       const shown = relative(ctx.cwd, path) || path;
