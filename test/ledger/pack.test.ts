@@ -209,7 +209,12 @@ describe("packfiles", () => {
     const repo = await Repository.open({ gitdir });
     const { content } = repo.readObjectSync(made.stdout.trim());
     assert.equal(Buffer.from(content).toString(), "a small note\n");
-    assert.ok(content.buffer.byteLength < 16 * 1024, `held in ${content.buffer.byteLength} bytes`);
+    // Held in a buffer of its own size, or in Node's pool of small buffers
+    // (shared by many; 64 KiB in Node 24.21, as is zlib's output chunk), not
+    // alone in zlib's output chunk.
+    const held = content.buffer.byteLength;
+    const pooled = content.buffer === Buffer.allocUnsafe(1).buffer;
+    assert.ok(held < 16 * 1024 || pooled, `held in ${held} bytes`);
   });
 
   it("should let a reader opened before a repack keep reading after it", async () => {
