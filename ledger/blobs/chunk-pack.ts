@@ -21,6 +21,15 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { IdleRelease } from "../idle-release.ts";
 import { syncDir, writeError, writeFileAtomic } from "./atomic-write.ts";
+import {
+  ENTRY_BYTES,
+  encodeChunkPack,
+  INDEX_MAGIC,
+  MAGIC,
+  PACK_NAME,
+  type PackEntry,
+  TRAILER_BYTES,
+} from "./chunk-pack-format.ts";
 import { ChunkPackCorruptError } from "./errors.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 
@@ -30,20 +39,6 @@ export type Place = (length: number) => Uint8Array;
 /** Pack files opened for reads are closed after this long without one. */
 const OPEN_PACKS_IDLE_MS = 5_000;
 
-const MAGIC = Buffer.from("GDOCPK01");
-const INDEX_MAGIC = Buffer.from("GDOCPKIX");
-const ENTRY_BYTES = 40;
-const TRAILER_BYTES = 4 + 32 + 8;
-/** Offsets are u32: a pack stays below 4 GiB (writers cut batches far smaller). */
-const MAX_PACK_BYTES = 0xffff_ffff;
-export const PACK_NAME = /^[0-9a-f]{32}\.gcp$/;
-
-export interface PackEntry {
-  id: string;
-  offset: number;
-  length: number;
-}
-
 interface Pack {
   name: string;
   path: string;
@@ -51,74 +46,6 @@ interface Pack {
   /** Entries `remove` marked for the next `compact`. */
   dead: Set<string>;
   touchedAt: number;
-}
-
-/** A pack file's bytes (as parts to write in order) and its name. */
-export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
-  name: string;
-  parts: Uint8Array[];
-  size: number;
-  entries: PackEntry[];
-} {
-  const entries: PackEntry[] = [];
-  let offset = MAGIC.length;
-  for (const chunk of chunks) {
-    entries.push({ id: chunk.id, offset, length: chunk.bytes.length });
-    offset += chunk.bytes.length;
-  }
-  const { name, index, trailer } = encodeChunkPackIndex(entries, offset);
-  return {
-    name,
-    parts: [MAGIC, ...adjacentJoined(chunks.map((c) => c.bytes)), index, trailer],
-    size: offset + index.length + trailer.length,
-    entries,
-  };
-}
-
-/** The bytes every pack starts with. */
-export const PACK_MAGIC: Uint8Array = MAGIC;
-
-/**
- * A pack's index and trailer, which follow its `chunkEnd` bytes of magic and
- * chunks, and the pack's name (from the index's hash).
- */
-export function encodeChunkPackIndex(
-  entries: PackEntry[],
-  chunkEnd: number,
-): { name: string; index: Buffer; trailer: Buffer } {
-  const index = Buffer.alloc(entries.length * ENTRY_BYTES);
-  entries.forEach((entry, k) => {
-    const at = k * ENTRY_BYTES;
-    index.write(entry.id, at, "hex");
-    index.writeUInt32BE(entry.offset, at + 32);
-    index.writeUInt32BE(entry.length, at + 36);
-  });
-  const size = chunkEnd + index.length + TRAILER_BYTES;
-  if (size > MAX_PACK_BYTES) throw new RangeError(`a chunk pack of ${size} bytes is too large`);
-  const digest = createHash("sha256").update(index).digest();
-  const trailer = Buffer.alloc(TRAILER_BYTES);
-  trailer.writeUInt32BE(entries.length, 0);
-  digest.copy(trailer, 4);
-  INDEX_MAGIC.copy(trailer, 36);
-  return { name: `${digest.toString("hex").slice(0, 32)}.gcp`, index, trailer };
-}
-
-/**
- * `views` with each run of views that lie end to end in one buffer (chunks
- * received into one group buffer) made one view: one part to write, not
- * thousands.
- */
-export function adjacentJoined(views: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const view of views) {
-    const last = out.at(-1);
-    if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
-      out[out.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
-    } else {
-      out.push(view);
-    }
-  }
-  return out;
 }
 
 /**
@@ -299,6 +226,11 @@ export class ChunkPacks {
       throw writeError(path, undefined, error, `a pack of ${entries.length} chunks`);
     }
     this.#installed({ name, path, entries });
+  }
+
+  /** Indexes a pack another thread wrote into the folder (durably, folder fsynced). */
+  installWritten({ name, entries }: { name: string; entries: PackEntry[] }): void {
+    this.#installed({ name, path: join(this.dir, name), entries });
   }
 
   /** Indexes a pack just renamed into the folder. */

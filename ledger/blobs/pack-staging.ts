@@ -15,13 +15,13 @@
  */
 import { join } from "node:path";
 import { syncDir, tempName, writeError, writeRest } from "./atomic-write.ts";
+import type { ChunkPacks } from "./chunk-pack.ts";
 import {
   adjacentJoined,
-  type ChunkPacks,
   encodeChunkPackIndex,
   PACK_MAGIC,
   type PackEntry,
-} from "./chunk-pack.ts";
+} from "./chunk-pack-format.ts";
 import { canSyncFilesystem, syncFilesystem } from "./filesystem-sync.ts";
 import { nodeStoreFs, type StoreFs } from "./store-fs.ts";
 

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after } from "node:test";
 import { type BlobStore, openBlobStore } from "../../ledger/blobs/blob-store.ts";
-import { encodeChunkPack, parseChunkPackIndex } from "../../ledger/blobs/chunk-pack.ts";
+import { parseChunkPackIndex } from "../../ledger/blobs/chunk-pack.ts";
+import { encodeChunkPack } from "../../ledger/blobs/chunk-pack-format.ts";
 
 export const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
