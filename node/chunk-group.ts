@@ -50,10 +50,14 @@ export class BufferPool {
     this.#keep = keep;
   }
 
-  /** A buffer of at least `size` bytes: a pooled one if `size` fits the pool's. */
+  /**
+   * A buffer of at least `size` bytes: a pooled one if `size` fits the
+   * pool's. Shared memory, so a hashing thread checks and writes the chunks
+   * in it where they are (`BlobStore.writeVerifiedChunks`).
+   */
   take(size: number): Uint8Array {
-    if (size > this.#size) return Buffer.allocUnsafe(size);
-    return this.#free.pop() ?? Buffer.allocUnsafe(this.#size);
+    if (size > this.#size) return sharedBytes(size);
+    return this.#free.pop() ?? sharedBytes(this.#size);
   }
 
   give(buffer: Uint8Array): void {
@@ -64,4 +68,8 @@ export class BufferPool {
   clear(): void {
     this.#free.length = 0;
   }
+}
+
+function sharedBytes(size: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(size));
 }

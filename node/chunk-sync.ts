@@ -214,6 +214,8 @@ export class ChunkSync {
     const inFlight = new Set<string>();
     const peers = this.#net.connectedPeers();
     if (peers.length === 0) return;
+    // The threads that check and write what arrives start while the first requests go out.
+    blobs.warmHashThreads();
     const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
     // Small requests when there is little to fetch, so every peer gets a share.
     let total = 0;

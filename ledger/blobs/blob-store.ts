@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { GdoError } from "../errors.ts";
 import { syncDir, TEMP_NAME, writeFileAtomic } from "./atomic-write.ts";
 import type { Place } from "./chunk-pack.ts";
-import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+import { ChunkStore, PACK_FROM, sha256Hex } from "./chunk-store.ts";
 import { type ChunkSource, chunkStream } from "./chunk-stream.ts";
 import {
   type ChunkerParams,
@@ -611,6 +611,11 @@ export class BlobStore {
     chunks: { id: string; bytes: Uint8Array }[];
     signal?: AbortSignal;
   }): Promise<(boolean | ChunkCorruptError)[]> {
+    // A batch that becomes a pack, received into shared buffers.
+    if (chunks.length >= PACK_FROM && this.chunks.writesPacksOnThreads) {
+      if (chunks.every((c) => c.bytes.buffer instanceof SharedArrayBuffer))
+        return this.#writeReceivedOnThread(chunks, signal);
+    }
     const results: (boolean | ChunkCorruptError)[] = [];
     const fresh = new Map<string, { id: string; bytes: Uint8Array }>();
     for (const chunk of chunks) {
@@ -634,6 +639,57 @@ export class BlobStore {
       return results.map((r, k) => {
         if (r instanceof ChunkCorruptError) return r;
         const id = chunks[k]!.id;
+        if (present.has(id) || counted.has(id)) return false;
+        counted.add(id);
+        return true;
+      });
+    } finally {
+      await leave();
+    }
+  }
+
+  /** Starts the hashing threads now: chunks are about to be received (they check and write them). */
+  warmHashThreads(): void {
+    if (this.chunks.writesPacksOnThreads) this.pool.warm();
+  }
+
+  /**
+   * `writeVerifiedChunks` for chunks received into shared buffers: hashed,
+   * written as a pack and fsynced on a hashing thread, so a receiving node's
+   * main thread (which also decrypts what arrives) only checks ids and
+   * lengths and indexes the pack.
+   */
+  async #writeReceivedOnThread(
+    chunks: { id: string; bytes: Uint8Array }[],
+    signal: AbortSignal | undefined,
+  ): Promise<(boolean | ChunkCorruptError)[]> {
+    const results: (boolean | ChunkCorruptError | undefined)[] = chunks.map((chunk) => {
+      try {
+        this.chunks.verifyShape(chunk.id, chunk.bytes);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof ChunkCorruptError)) throw error;
+        return error;
+      }
+    });
+    const checked = chunks.filter((_, k) => results[k] === undefined);
+    if (checked.length === 0) return results as ChunkCorruptError[];
+    const leave = await this.lock.enterWriter({ signal });
+    try {
+      signal?.throwIfAborted();
+      const present = await this.chunks.present([...new Set(checked.map((c) => c.id))]);
+      const mismatched = await this.chunks.writeReceivedPack(
+        this.pool,
+        checked.map((c) => ({ ...c, write: !present.has(c.id) })),
+      );
+      // New: the first matching copy of a chunk the store lacked.
+      const counted = new Set<string>();
+      let k = 0;
+      return results.map((shapeError, i) => {
+        if (shapeError) return shapeError;
+        const mismatch = mismatched.get(k++);
+        if (mismatch) return mismatch;
+        const id = chunks[i]!.id;
         if (present.has(id) || counted.has(id)) return false;
         counted.add(id);
         return true;

@@ -14,7 +14,8 @@
  */
 import { Worker } from "node:worker_threads";
 import { IdleRelease } from "../idle-release.ts";
-import type { HashReply, HashRequest } from "./hash-worker.ts";
+import type { PackEntry } from "./chunk-pack-format.ts";
+import type { HashReply, HashRequest, ReceivedChunk } from "./hash-worker.ts";
 
 /** The threads stop after this long without a request (and no blob hash open). */
 const IDLE_MS = 10_000;
@@ -37,8 +38,9 @@ class HashThread {
       if (!p) return;
       this.pending.delete(reply.seq);
       if (this.pending.size === 0) this.worker.unref();
-      if ("error" in reply) p.reject(new Error(`hash worker: ${reply.error}`));
-      else p.resolve(reply);
+      if ("error" in reply) {
+        p.reject(Object.assign(new Error(`hash worker: ${reply.error}`), { code: reply.code }));
+      } else p.resolve(reply);
     });
     const fail = (error: Error) => {
       this.failed = error;
@@ -134,6 +136,47 @@ export class HashPool {
       ...(chunksDir ? { chunksDir } : {}),
     });
     return reply as { ids: string[]; present?: boolean[] };
+  }
+
+  /**
+   * Checks received chunks (views of SharedArrayBuffers) against their ids
+   * and writes those to be written that match as one durable pack in
+   * `packDir` (through `tmpPath`), on the chunk-id thread. The bytes must not
+   * change until it resolves.
+   */
+  async receivedPack({
+    chunks,
+    tmpPath,
+    packDir,
+  }: {
+    chunks: { id: string; bytes: Uint8Array; write: boolean }[];
+    tmpPath: string;
+    packDir: string;
+  }): Promise<{
+    mismatched: { index: number; actual: string }[];
+    pack?: { name: string; entries: PackEntry[] };
+  }> {
+    const buffers: SharedArrayBuffer[] = [];
+    const received: ReceivedChunk[] = chunks.map(({ id, bytes, write }) => {
+      const shared = sharedBuffer(bytes);
+      let buffer = buffers.indexOf(shared);
+      if (buffer < 0) buffer = buffers.push(shared) - 1;
+      return { id, buffer, offset: bytes.byteOffset, length: bytes.length, write };
+    });
+    const reply = await this.started[1].request({
+      op: "pack",
+      seq: ++this.seq,
+      buffers,
+      chunks: received,
+      tmpPath,
+      packDir,
+    });
+    return reply as Awaited<ReturnType<HashPool["receivedPack"]>>;
+  }
+
+  /** Starts the threads now (they would start on first use), so work about to come does not wait for them. */
+  warm(): void {
+    void this.started;
   }
 
   blobHasher(): BlobHasher {

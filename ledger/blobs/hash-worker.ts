@@ -1,16 +1,42 @@
 /**
  * Worker body for `hash-pool.ts`: SHA-256 over views of SharedArrayBuffer
  * blocks the chunking thread filled, so hashing overlaps chunking without a
- * copy. Kept free of imports from the rest of gdo so a worker starts fast.
+ * copy. Kept free of imports from the rest of gdo (but the pack format) so a
+ * worker starts fast.
+ *
+ * It also stores chunks received from peers (`pack`): it checks each against
+ * its id and writes those that match as one durable pack (temp file, fsync,
+ * rename, fsync of the folder). Done here with synchronous calls, that is one
+ * message each way; on the main thread it was six thread-pool round trips
+ * per pack, each waiting behind the network's callbacks on a busy receiver.
  *
  * Given `chunksDir`, it also says which chunks are already stored (a
  * synchronous stat here costs a few microseconds and no main-thread time;
  * through the main thread's async fs it costs more than hashing the chunk).
  */
 import { createHash, type Hash } from "node:crypto";
-import { existsSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writevSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
+import { encodeChunkPack, type PackEntry } from "./chunk-pack-format.ts";
+
+/** A received chunk in a `pack` request: where it lies (which buffer, where in it), and what it must hash to. */
+export interface ReceivedChunk {
+  buffer: number;
+  offset: number;
+  length: number;
+  id: string;
+  /** False when the store already holds it (it is still checked). */
+  write: boolean;
+}
 
 export type HashRequest =
   | {
@@ -30,13 +56,29 @@ export type HashRequest =
       length: number;
     }
   | { op: "digest"; seq: number; stream: number }
-  | { op: "discard"; stream: number };
+  | { op: "discard"; stream: number }
+  | {
+      op: "pack";
+      seq: number;
+      buffers: SharedArrayBuffer[];
+      chunks: ReceivedChunk[];
+      /** Where the pack is written first, and the folder it is renamed into. */
+      tmpPath: string;
+      packDir: string;
+    };
 
 export type HashReply =
   | { seq: number; ids: string[]; present?: boolean[] }
   | { seq: number; hex: string }
   | { seq: number; done: true }
-  | { seq: number; error: string };
+  | {
+      seq: number;
+      /** The chunks (by index) whose bytes hash to something else. */
+      mismatched: { index: number; actual: string }[];
+      /** The pack written, if any chunk was to be written. */
+      pack?: { name: string; entries: PackEntry[] };
+    }
+  | { seq: number; error: string; code?: string };
 
 const port = parentPort;
 if (port) {
@@ -82,6 +124,74 @@ if (port) {
       case "discard":
         streams.delete(m.stream);
         break;
+      case "pack":
+        try {
+          port.postMessage({ seq: m.seq, ...writeReceivedPack(m) } satisfies HashReply);
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          port.postMessage({
+            seq: m.seq,
+            error: (error as Error).message,
+            ...(typeof code === "string" ? { code } : {}),
+          } satisfies HashReply);
+        }
+        break;
     }
   });
+}
+
+function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
+  mismatched: { index: number; actual: string }[];
+  pack?: { name: string; entries: PackEntry[] };
+} {
+  const mismatched: { index: number; actual: string }[] = [];
+  const good: { id: string; bytes: Uint8Array }[] = [];
+  const taken = new Set<string>();
+  m.chunks.forEach((chunk, index) => {
+    const bytes = new Uint8Array(m.buffers[chunk.buffer]!, chunk.offset, chunk.length);
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== chunk.id) mismatched.push({ index, actual });
+    else if (chunk.write && !taken.has(chunk.id)) {
+      taken.add(chunk.id);
+      good.push({ id: chunk.id, bytes });
+    }
+  });
+  if (good.length === 0) return { mismatched };
+  const { name, parts, entries } = encodeChunkPack(good);
+  let fd: number | undefined = openSync(m.tmpPath, "wx", 0o444);
+  try {
+    writeAll(fd, parts);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(m.tmpPath, join(m.packDir, name));
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(m.tmpPath);
+    } catch {}
+    throw error;
+  }
+  // The rename is durable once the folder is.
+  const dir = openSync(m.packDir, "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  return { mismatched, pack: { name, entries } };
+}
+
+/** Writes `parts` in order with gathered writes, until all of them are written. */
+function writeAll(fd: number, parts: Uint8Array[]): void {
+  let pending = parts.filter((p) => p.length > 0);
+  while (pending.length > 0) {
+    let written = writevSync(fd, pending);
+    if (written <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+    while (pending.length > 0 && written >= pending[0]!.length) {
+      written -= pending[0]!.length;
+      pending = pending.slice(1);
+    }
+    if (written > 0) pending = [pending[0]!.subarray(written), ...pending.slice(1)];
+  }
 }

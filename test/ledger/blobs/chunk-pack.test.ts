@@ -263,4 +263,59 @@ describe("chunk packs", () => {
     assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), []);
     for (const c of before) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
   });
+
+  it("should check and pack chunks received into shared memory on a hashing thread: bad bytes refused, duplicates and stored chunks not written twice", async () => {
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
+    const stored = chunks(10, 3);
+    await store.writeVerifiedChunks({ chunks: stored });
+    assert.equal(packs(dataDir).length, 1);
+
+    // As a receiving node holds them: one shared buffer per request's answer.
+    const shared = (list: { id: string; bytes: Uint8Array }[]) => {
+      const size = list.reduce((n, c) => n + c.bytes.length, 0);
+      const buffer = new Uint8Array(new SharedArrayBuffer(size));
+      let at = 0;
+      return list.map((c) => {
+        buffer.set(c.bytes, at);
+        at += c.bytes.length;
+        return { id: c.id, bytes: buffer.subarray(at - c.bytes.length, at) };
+      });
+    };
+    const fresh = chunks(12, 4);
+    const forged = { id: fresh[5]!.id, bytes: randomBytes(fresh[5]!.bytes.length) };
+    const received = shared([
+      ...fresh.slice(0, 5),
+      forged,
+      ...fresh.slice(5),
+      fresh[0]!,
+      stored[2]!,
+    ]);
+    const results = await store.writeVerifiedChunks({ chunks: received });
+    assert.equal(results.length, 15);
+    assert.deepEqual(results.slice(0, 5), Array(5).fill(true));
+    assert.ok(results[5] instanceof Error, "the forged copy is refused");
+    assert.match((results[5] as Error).message, new RegExp(`refusing chunk ${forged.id}`));
+    assert.equal(results[6], true, "the honest copy after it is written");
+    assert.deepEqual(results.slice(7, 13), Array(6).fill(true));
+    assert.equal(results[13], false, "a duplicate in the batch is written once");
+    assert.equal(results[14], false, "a chunk already stored is not written again");
+    assert.equal(packs(dataDir).length, 2, "the received chunks went into one new pack");
+    const reopened = await openStore(dataDir);
+    for (const c of fresh) assert.deepEqual(await reopened.readChunk({ id: c.id }), c.bytes);
+    assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), [], "no temp file left");
+
+    // Batches that arrive while a pack is being written share the next pack.
+    const batches = [chunks(9, 5), chunks(9, 6), chunks(9, 7)].map(shared);
+    const all = await Promise.all(batches.map((b) => store.writeVerifiedChunks({ chunks: b })));
+    assert.deepEqual(all, [Array(9).fill(true), Array(9).fill(true), Array(9).fill(true)]);
+    assert.equal(
+      packs(dataDir).length,
+      4,
+      "three batches, two packs: the first, then the two that waited",
+    );
+    for (const c of batches.flat()) {
+      assert.deepEqual(await store.readChunk({ id: c.id }), Buffer.from(c.bytes));
+    }
+  });
 });
