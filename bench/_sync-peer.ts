@@ -99,7 +99,8 @@ process.on("message", async (request: PeerRequest) => {
         const c = fetched();
         return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
       }, fast);
-      reply(since(t, cpu, threads));
+      // Chunks whose bytes did not match their ids: none, from an honest peer.
+      reply({ ...since(t, cpu, threads), refused: fetched().refusedChunks });
     } else if (request.kind === "profile") {
       if (request.start) {
         profiler = new Session();

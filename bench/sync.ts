@@ -143,7 +143,9 @@ try {
   const seed = `gdo-bench-${Date.now()}`;
   const content = benchContent(seed, size);
   await profileStart(b);
-  const fetched = b.ask({ kind: "fetch", after: main, bytes: size }) as Promise<Timed>;
+  const fetched = b.ask({ kind: "fetch", after: main, bytes: size }) as Promise<
+    Timed & { refused: number }
+  >;
   const put = await postBlob(started.httpPort, aDir, content);
   await profileStart(a);
   const blobSender0 = await cpuOf(a);
@@ -152,7 +154,7 @@ try {
   await profileStop("blob", { a, b });
   const blobRate = blobMiB / blob.seconds;
   log(
-    `blob      ${blobMiB} MiB (${put.id.slice(0, 12)}) in ${blob.seconds.toFixed(2)} s: ${blobRate.toFixed(1)} MiB/s`,
+    `blob      ${blobMiB} MiB (${put.id.slice(0, 12)}) in ${blob.seconds.toFixed(2)} s: ${blobRate.toFixed(1)} MiB/s, ${blob.refused} chunk(s) refused`,
   );
 
   // Baseline: the same bytes as a raw stream over the same connection, in
