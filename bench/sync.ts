@@ -15,6 +15,8 @@
  * thread, V8's helpers (mostly garbage collection), the file-system pool.
  * `GDO_BENCH_PEER_FLAGS="--trace-gc …"` passes more V8 flags to both nodes.
  *
+ * `GDO_BENCH_IDLE_S=30` also prints the receiving node's RSS after that long idle.
+ *
  * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
  * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`;
  * a serves, b fetches).
@@ -218,6 +220,15 @@ try {
   );
   const { rss } = (await b.ask({ kind: "status" })) as PeerStatus;
   log(`memory    receiving node's rss after the run ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+  // GDO_BENCH_IDLE_S=30: what the receiving node gives back once idle.
+  const idleS = Number(process.env.GDO_BENCH_IDLE_S ?? 0);
+  if (idleS > 0) {
+    await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
+    const idle = ((await b.ask({ kind: "status" })) as PeerStatus).rss;
+    log(
+      `memory    receiving node's rss after ${idleS} s idle ${(idle / 1024 / 1024).toFixed(0)} MiB`,
+    );
+  }
   await b.ask({ kind: "stop" });
   await a.ask({ kind: "stop" });
 } finally {
