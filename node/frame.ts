@@ -355,8 +355,6 @@ export class FrameBatch {
   readonly #stream: Stream;
   readonly #flushBytes: number;
   #buffer: Buffer | undefined;
-  /** The last buffer sent, if the transport was done with it when `send` returned (see `#send`). */
-  #spare: Buffer | undefined;
   #used = 0;
   #lastStart = -1;
   #mustDrain = false;
@@ -394,15 +392,9 @@ export class FrameBatch {
     const total = 1 + head.length + length;
     const size = prefixLength(total) + total;
     if (this.#buffer && this.#used + size > this.#buffer.length) this.#send();
-    if (!this.#buffer) {
-      const spare = this.#spare;
-      this.#spare = undefined;
-      // Sized to the batch, not beyond: a new buffer's bytes drive collections.
-      this.#buffer =
-        spare && spare.length >= size
-          ? spare
-          : Buffer.allocUnsafe(Math.max(this.#flushBytes, size));
-    }
+    // Sized to the batch, not beyond: every buffer sent is new memory (the
+    // transport may hold it until encrypted), and its bytes drive collections.
+    this.#buffer ??= Buffer.allocUnsafe(Math.max(this.#flushBytes, size));
     this.#lastStart = this.#used;
     let at = writePrefix(this.#buffer, this.#used, total);
     this.#buffer[at++] = kind;
@@ -436,18 +428,11 @@ export class FrameBatch {
   #send(): void {
     this.#lastStart = -1;
     if (!this.#buffer || this.#used === 0) return;
-    const buffer = this.#buffer;
-    const out = buffer.subarray(0, this.#used);
+    // The buffer goes out as is (the transport may hold it until encrypted): a new one follows.
+    const out = this.#buffer.subarray(0, this.#used);
     this.#buffer = undefined;
     this.#used = 0;
-    // The buffer goes out as is. `send` returning true means every layer took
-    // it at once: Yamux had window for all of it and Noise encrypted it (into
-    // buffers of its own) before returning, so it can be filled again. False
-    // means some layer queued it, still pointing at these bytes (a ring of
-    // reused buffers, tried without this check, had chunks overwritten while
-    // queued under Yamux's window): it is left to them, and a new one follows.
-    if (this.#stream.send(out)) this.#spare = buffer;
-    else this.#mustDrain = true;
+    if (!this.#stream.send(out)) this.#mustDrain = true;
   }
 }
 
