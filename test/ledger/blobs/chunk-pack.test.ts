@@ -318,4 +318,27 @@ describe("chunk packs", () => {
       assert.deepEqual(await store.readChunk({ id: c.id }), Buffer.from(c.bytes));
     }
   });
+
+  it("should refuse a received batch whose pack cannot be written, leave no temp file, and store the batch once it can", async () => {
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
+    const batch = chunks(9, 8).map((c) => {
+      const bytes = new Uint8Array(new SharedArrayBuffer(c.bytes.length));
+      bytes.set(c.bytes);
+      return { id: c.id, bytes };
+    });
+    // The pack folder is gone: the thread writes the temp pack, the rename fails.
+    const aside = join(dataDir, "aside");
+    renameSync(packDir(dataDir), aside);
+    await assert.rejects(store.writeVerifiedChunks({ chunks: batch }), (error: Error) => {
+      assert.equal((error as { code?: string }).code, "blob-write-failed");
+      assert.match(error.message, /cannot write a pack of 9 received chunks .*ENOENT/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), [], "the temp pack is removed");
+    renameSync(aside, packDir(dataDir));
+    assert.equal((await store.missingChunks({ ids: batch.map((c) => c.id) })).length, 9);
+    assert.deepEqual(await store.writeVerifiedChunks({ chunks: batch }), Array(9).fill(true));
+    assert.deepEqual(await store.missingChunks({ ids: batch.map((c) => c.id) }), []);
+  });
 });
