@@ -616,33 +616,26 @@ export class BlobStore {
       if (chunks.every((c) => c.bytes.buffer instanceof SharedArrayBuffer))
         return this.#writeReceivedOnThread(chunks, signal);
     }
-    const results: (boolean | ChunkCorruptError)[] = [];
+    const refused: (ChunkCorruptError | undefined)[] = [];
     const fresh = new Map<string, { id: string; bytes: Uint8Array }>();
     for (const chunk of chunks) {
       try {
         this.chunks.verify(chunk.id, chunk.bytes);
-        results.push(!fresh.has(chunk.id));
+        refused.push(undefined);
         fresh.set(chunk.id, chunk);
       } catch (error) {
         if (!(error instanceof ChunkCorruptError)) throw error;
-        results.push(error);
+        refused.push(error);
       }
     }
-    if (fresh.size === 0) return results;
+    if (fresh.size === 0) return refused as ChunkCorruptError[];
     const leave = await this.lock.enterWriter({ signal });
     try {
       signal?.throwIfAborted();
       const present = await this.chunks.present([...fresh.keys()]);
       const batch = [...fresh.values()].filter((c) => !present.has(c.id));
       if (batch.length > 0) await this.chunks.writeTrustedBatch(batch);
-      const counted = new Set<string>();
-      return results.map((r, k) => {
-        if (r instanceof ChunkCorruptError) return r;
-        const id = chunks[k]!.id;
-        if (present.has(id) || counted.has(id)) return false;
-        counted.add(id);
-        return true;
-      });
+      return storedResults(chunks, refused, present);
     } finally {
       await leave();
     }
@@ -663,7 +656,7 @@ export class BlobStore {
     chunks: { id: string; bytes: Uint8Array }[],
     signal: AbortSignal | undefined,
   ): Promise<(boolean | ChunkCorruptError)[]> {
-    const results: (boolean | ChunkCorruptError | undefined)[] = chunks.map((chunk) => {
+    const shapeErrors: (ChunkCorruptError | undefined)[] = chunks.map((chunk) => {
       try {
         this.chunks.verifyShape(chunk.id, chunk.bytes);
         return undefined;
@@ -672,8 +665,8 @@ export class BlobStore {
         return error;
       }
     });
-    const checked = chunks.filter((_, k) => results[k] === undefined);
-    if (checked.length === 0) return results as ChunkCorruptError[];
+    const checked = chunks.filter((_, k) => shapeErrors[k] === undefined);
+    if (checked.length === 0) return shapeErrors as ChunkCorruptError[];
     const leave = await this.lock.enterWriter({ signal });
     try {
       signal?.throwIfAborted();
@@ -682,18 +675,9 @@ export class BlobStore {
         this.pool,
         checked.map((c) => ({ ...c, write: !present.has(c.id) })),
       );
-      // New: the first matching copy of a chunk the store lacked.
-      const counted = new Set<string>();
       let k = 0;
-      return results.map((shapeError, i) => {
-        if (shapeError) return shapeError;
-        const mismatch = mismatched.get(k++);
-        if (mismatch) return mismatch;
-        const id = chunks[i]!.id;
-        if (present.has(id) || counted.has(id)) return false;
-        counted.add(id);
-        return true;
-      });
+      const refused = shapeErrors.map((shapeError) => shapeError ?? mismatched.get(k++));
+      return storedResults(chunks, refused, present);
     } finally {
       await leave();
     }
@@ -923,4 +907,24 @@ export class BlobStore {
     }
     return removed;
   }
+}
+
+/**
+ * Each chunk's result in a batch written from a peer: its refusal if it was
+ * refused, else whether it is new (the first accepted copy of a chunk the
+ * store lacked).
+ */
+function storedResults(
+  chunks: { id: string }[],
+  refused: (ChunkCorruptError | undefined)[],
+  present: Set<string>,
+): (boolean | ChunkCorruptError)[] {
+  const counted = new Set<string>();
+  return chunks.map(({ id }, k) => {
+    const refusal = refused[k];
+    if (refusal) return refusal;
+    if (present.has(id) || counted.has(id)) return false;
+    counted.add(id);
+    return true;
+  });
 }
