@@ -5,8 +5,8 @@
  * worker starts fast.
  *
  * It also stores chunks received from peers (`pack`): it checks each against
- * its id and writes those that match as one durable pack (temp file, fsync,
- * rename, fsync of the folder). Done here with synchronous calls, that is one
+ * its id and writes those that match as one durable pack (temp file written
+ * direct where it can be, fsync, rename, fsync of the folder). Done here with synchronous calls, that is one
  * message each way; on the main thread it was six thread-pool round trips
  * per pack, each waiting behind the network's callbacks on a busy receiver.
  *
@@ -15,18 +15,11 @@
  * through the main thread's async fs it costs more than hashing the chunk).
  */
 import { createHash, type Hash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  unlinkSync,
-  writevSync,
-} from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
 import { encodeChunkPack, type PackEntry } from "./chunk-pack-format.ts";
+import { DirectFileWriter } from "./direct-file.ts";
 
 /** A received chunk in a `pack` request: where it lies (which buffer, where in it), and what it must hash to. */
 export interface ReceivedChunk {
@@ -81,6 +74,8 @@ export type HashReply =
   | { seq: number; error: string; code?: string };
 
 const port = parentPort;
+/** Received packs are written past the page cache where the filesystem allows it. */
+const packFiles = new DirectFileWriter();
 if (port) {
   const streams = new Map<number, Hash>();
   port.on("message", (m: HashRequest) => {
@@ -158,15 +153,10 @@ function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
   });
   if (good.length === 0) return { mismatched };
   const { name, parts, entries } = encodeChunkPack(good);
-  let fd: number | undefined = openSync(m.tmpPath, "wx", 0o444);
+  packFiles.writeNew(m.tmpPath, parts, 0o444);
   try {
-    writeAll(fd, parts);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
     renameSync(m.tmpPath, join(m.packDir, name));
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
     try {
       unlinkSync(m.tmpPath);
     } catch {}
@@ -180,18 +170,4 @@ function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
     closeSync(dir);
   }
   return { mismatched, pack: { name, entries } };
-}
-
-/** Writes `parts` in order with gathered writes, until all of them are written. */
-function writeAll(fd: number, parts: Uint8Array[]): void {
-  let pending = parts.filter((p) => p.length > 0);
-  while (pending.length > 0) {
-    let written = writevSync(fd, pending);
-    if (written <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
-    while (pending.length > 0 && written >= pending[0]!.length) {
-      written -= pending[0]!.length;
-      pending = pending.slice(1);
-    }
-    if (written > 0) pending = [pending[0]!.subarray(written), ...pending.slice(1)];
-  }
 }
