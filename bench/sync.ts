@@ -20,7 +20,8 @@
  * `GDO_BENCH_IDLE_S=30` also prints the receiving node's RSS after that long idle.
  *
  * `GDO_BENCH_PROFILE=DIR` writes CPU profiles of both nodes' main threads for
- * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`;
+ * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`; of
+ * the blob and raw phases, the last round;
  * a serves, b fetches).
  */
 import { fork, spawnSync } from "node:child_process";
@@ -162,7 +163,8 @@ try {
   let after = main;
   for (let round = 1; round <= rounds; round++) {
     content = benchContent(`${seed}-${round}`, size);
-    const profiled = round === 1;
+    // The last round is profiled: the first also pays for threads starting and code warming up.
+    const profiled = round === rounds;
     if (profiled) await profileStart(b);
     const fetched = b.ask({ kind: "fetch", after, bytes: size }) as Promise<
       Timed & { refused: number }
