@@ -23,7 +23,7 @@
 import type { PeerId, Stream } from "@libp2p/interface";
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
 import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
-import { POINTER_SUFFIX, parseManifest } from "../ledger/blobs/manifest.ts";
+import { type ManifestChunk, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import { BufferPool, ChunkGroup } from "./chunk-group.ts";
@@ -100,6 +100,12 @@ export class ChunkSync {
   /** Main's head for which the wanted set was last computed, and that set. */
   #wantedFor: string | undefined;
   #wanted: { id: string; length: number }[] = [];
+  /**
+   * The chunk lists of the wanted manifests, by the oid of their pointer
+   * file: a new block (a door's log line) does not read, parse and store
+   * again every manifest main names, only those it changed.
+   */
+  #manifests = new Map<string, readonly ManifestChunk[]>();
   readonly #progress: ChunkProgress = {
     wantedBlobs: 0,
     wantedChunks: 0,
@@ -172,30 +178,36 @@ export class ChunkSync {
     const reader = replica.verifier.reader;
     const seen = new Set<string>();
     const wanted: { id: string; length: number }[] = [];
+    const manifests = new Map<string, readonly ManifestChunk[]>();
     let count = 0;
     for (const file of await reader.listFiles(main.tree)) {
       signal.throwIfAborted();
       if (!file.path.endsWith(POINTER_SUFFIX)) continue;
       if (!replicate.some((p) => matchesPattern(p, file.path, me))) continue;
-      const bytes = (await reader.objects.readObject(file.oid)).content;
-      let manifest: ReturnType<typeof parseManifest>;
-      try {
-        manifest = parseManifest(bytes, file.path);
-        await blobs.addManifest({ bytes, source: file.path, signal });
-      } catch (error) {
-        if (!(error instanceof GdoError)) throw error;
-        this.#init.log(`chunks    skipping ${file.path}: ${error.message}`);
-        continue;
+      let chunks = manifests.get(file.oid) ?? this.#manifests.get(file.oid);
+      if (!chunks) {
+        const bytes = (await reader.objects.readObject(file.oid)).content;
+        try {
+          const added = await blobs.addManifest({ bytes, source: file.path, signal });
+          chunks = added.manifest.chunks;
+        } catch (error) {
+          if (!(error instanceof GdoError)) throw error;
+          this.#init.log(`chunks    skipping ${file.path}: ${error.message}`);
+          continue;
+        }
       }
+      manifests.set(file.oid, chunks);
       count++;
-      for (const c of manifest.chunks) {
+      for (const c of chunks) {
         if (seen.has(c.id)) continue;
         seen.add(c.id);
-        wanted.push({ id: c.id, length: c.length });
+        wanted.push(c);
       }
     }
     this.#wantedFor = main.oid;
     this.#wanted = wanted;
+    // Kept for the next block: only the manifests this one still names.
+    this.#manifests = manifests;
     this.#progress.wantedBlobs = count;
     this.#progress.wantedChunks = wanted.length;
     return wanted;

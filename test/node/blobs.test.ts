@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
@@ -13,6 +13,12 @@ async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
 async function putBlob(node: TestNode, bytes: Uint8Array, path: string) {
   const query = `?path=${encodeURIComponent(path)}&message=${encodeURIComponent(`add ${path}`)}`;
   return (await node.post(`/api/blobs${query}`, bytes)) as { id: string; block: string };
+}
+
+/** The manifests a node's store holds, each with its file's inode (a rewrite makes a new one). */
+function manifestInodes(node: TestNode): Map<string, number> {
+  const dir = join(node.dataDir, "blobs", "manifests");
+  return new Map(readdirSync(dir).map((name) => [name, statSync(join(dir, name)).ino]));
 }
 
 async function readBlob(node: TestNode, id: string): Promise<Buffer | undefined> {
@@ -48,6 +54,9 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     const packs = readdirSync(join(carol.dataDir, "blobs", "packs"));
     assert.ok(packs.length >= 5, `carol stored the chunks in packs (${packs.join(", ")})`);
 
+    const manifests = manifestInodes(carol);
+    assert.ok(manifests.has(one.id), `carol stored the manifest (${[...manifests.keys()]})`);
+
     // A second version differing in 100 bytes shares all but a chunk or two.
     const second = Buffer.from(first);
     randomBytes(100).copy(second, 20_000_000);
@@ -67,6 +76,11 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     );
     const b = await bob.status();
     assert.ok(b.sync.chunks.servedBytes >= first.length, "bob served the chunks to carol");
+    // The block naming the second version left the first manifest as it was stored.
+    const after = manifestInodes(carol);
+    for (const [name, inode] of manifests) {
+      assert.equal(after.get(name), inode, `manifest ${name} was not written again`);
+    }
   });
 
   it("should drop chunks whose bytes do not match their id and fetch them from an honest peer", async (t) => {
