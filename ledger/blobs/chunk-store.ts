@@ -8,7 +8,7 @@
  * match their id are never returned.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { syncDir, writeFileAtomic, writeFilesAtomic } from "./atomic-write.ts";
 import { ChunkPacks, type Place } from "./chunk-pack.ts";
@@ -28,8 +28,10 @@ export const PACK_FROM = 8;
 /** A batch is cut into packs of at most about this many bytes. */
 const PACK_BYTES = 64 * 1024 * 1024;
 
-/** `missing` checks this many chunk files between yields to the event loop. */
+/** `missing` looks up about this many chunk files between yields to the event loop. */
 const MISSING_SLICE = 1024;
+/** `missing` lists a fan-out folder asked for at least this many chunks, rather than a stat each. */
+const LIST_FOLDER_FROM = 16;
 
 const FANOUT = /^[0-9a-f]{2}$/;
 const REST = /^[0-9a-f]{62}$/;
@@ -115,39 +117,54 @@ export class ChunkStore {
   }
 
   /**
-   * Which of `ids` the store lacks, in order. On the real filesystem each
-   * chunk file is looked up with a synchronous stat, in slices with a yield
-   * between them: a stat costs microseconds, a thread-pool round trip per
-   * chunk costs more than the stat (and a node asks this of every wanted
-   * chunk each time main moves). A fan-out folder that does not exist is
-   * looked up once, not once per chunk: a store whose chunks are all in
-   * packs has none, and a blob's 7,000 stats cost 70 ms of a receiving
-   * node's main thread before its first request.
+   * Which of `ids` the store lacks, in order. Packed chunks are found in
+   * memory. On the real filesystem the rest are looked up by fan-out folder,
+   * synchronously (a thread-pool round trip per chunk costs more than the
+   * lookup), yielding to the event loop between folders:
+   * - a folder that does not exist is looked up once, not once per chunk;
+   * - a folder asked for many chunks is listed once: a node asks this of
+   *   every wanted chunk each time main moves, and once most folders hold a
+   *   few chunk files (single chunks received), a stat per chunk cost a
+   *   blob's 7,000 chunks 30 ms of the main thread, and more with every blob
+   *   the node keeps;
+   * - a folder asked for a few gets a stat per chunk (listing a folder of an
+   *   old store with thousands of files would cost more).
    */
   async missing(ids: string[], signal?: AbortSignal): Promise<string[]> {
     await this.packs.refresh();
-    const absent: string[] = [];
     if (this.fs === nodeStoreFs) {
-      const folders = new Map<string, boolean>();
-      const folderExists = (id: string) => {
-        const dir = this.fanoutDir(id);
-        let exists = folders.get(dir);
-        if (exists === undefined) {
-          exists = statSync(dir, { throwIfNoEntry: false }) !== undefined;
-          folders.set(dir, exists);
-        }
-        return exists;
-      };
-      for (let start = 0; start < ids.length; start += MISSING_SLICE) {
+      // By fan-out folder, named by the id's first two hex digits.
+      const byFolder = new Map<string, string[]>();
+      for (const id of ids) {
+        if (this.packs.locate(id)) continue;
+        assertHexId(id, "chunk"); // before it names a folder
+        const fanout = id.slice(0, 2);
+        const group = byFolder.get(fanout);
+        if (group) group.push(id);
+        else byFolder.set(fanout, [id]);
+      }
+      const absent = new Set<string>();
+      let looked = 0;
+      for (const [fanout, group] of byFolder) {
+        const dir = join(this.dir, fanout);
         signal?.throwIfAborted();
-        if (start > 0) await new Promise(setImmediate);
-        for (const id of ids.slice(start, start + MISSING_SLICE)) {
-          if (this.packs.locate(id)) continue;
-          const path = this.path(id);
-          if (!folderExists(id) || !statSync(path, { throwIfNoEntry: false })) absent.push(id);
+        if (looked >= MISSING_SLICE) {
+          looked = 0;
+          await new Promise(setImmediate);
+        }
+        looked += group.length;
+        const files = group.length >= LIST_FOLDER_FROM ? listFolder(dir) : undefined;
+        if (files) {
+          for (const id of group) if (!files.has(id.slice(2))) absent.add(id);
+        } else if (!statSync(dir, { throwIfNoEntry: false })) {
+          for (const id of group) absent.add(id);
+        } else {
+          for (const id of group) {
+            if (!statSync(this.path(id), { throwIfNoEntry: false })) absent.add(id);
+          }
         }
       }
-      return absent;
+      return ids.filter((id) => absent.has(id));
     }
     const limit = limitConcurrency(32);
     const present = await Promise.all(
@@ -537,4 +554,14 @@ function verifiedChunk<T extends Uint8Array>(
     );
   }
   return bytes;
+}
+
+/** The names in fan-out folder `dir`; empty if it does not exist. */
+function listFolder(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return new Set();
+    throw error;
+  }
 }

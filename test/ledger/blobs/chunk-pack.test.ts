@@ -24,6 +24,17 @@ function chunks(n: number, seed = 0): { id: string; bytes: Uint8Array }[] {
   });
 }
 
+/** `n` small chunks whose ids start with `prefix` (two hex digits: one fan-out folder). */
+function chunksIn(prefix: string, n: number): { id: string; bytes: Uint8Array }[] {
+  const out: { id: string; bytes: Uint8Array }[] = [];
+  while (out.length < n) {
+    const bytes = randomBytes(64);
+    const id = sha(bytes);
+    if (id.startsWith(prefix)) out.push({ id, bytes });
+  }
+  return out;
+}
+
 const packDir = (dataDir: string) => join(dataDir, "blobs", "packs");
 const packs = (dataDir: string) => readdirSync(packDir(dataDir)).filter((n) => n.endsWith(".gcp"));
 function chunkFileCount(dataDir: string): number {
@@ -317,6 +328,44 @@ describe("chunk packs", () => {
     for (const c of batches.flat()) {
       assert.deepEqual(await store.readChunk({ id: c.id }), Buffer.from(c.bytes));
     }
+  });
+
+  it("should name the missing chunks in order among packed ones, chunk files in a folder asked for many or few, and folders that do not exist", async () => {
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
+    const packed = chunks(10, 3);
+    await store.writeVerifiedChunks({ chunks: packed });
+    // Batches under 8 chunks are stored as a file each.
+    const many = chunksIn("ab", 24);
+    const few = chunksIn("cd", 5);
+    for (const batch of [
+      many.slice(0, 6),
+      many.slice(6, 12),
+      many.slice(12, 18),
+      few.slice(0, 3),
+    ]) {
+      await store.writeVerifiedChunks({ chunks: batch });
+    }
+    assert.equal(chunkFileCount(dataDir), 21);
+    const ids = [
+      ...packed.map((c) => c.id),
+      ...many.map((c) => c.id), // 18 stored, 6 not: the folder is listed
+      ...few.map((c) => c.id), // 3 stored, 2 not: a stat each
+      ...chunksIn("ef", 17).map((c) => c.id), // no such folder, asked for many
+      ...chunksIn("f0", 2).map((c) => c.id), // no such folder, asked for few
+      many[20]!.id, // asked twice, named once
+    ];
+    const expected = ids
+      .slice(0, -1)
+      .filter(
+        (id) =>
+          many.slice(18).some((c) => c.id === id) ||
+          few.slice(3).some((c) => c.id === id) ||
+          id.startsWith("ef") ||
+          id.startsWith("f0"),
+      );
+    assert.equal(expected.length, 27);
+    assert.deepEqual(await store.missingChunks({ ids }), expected);
   });
 
   it("should refuse a received batch whose pack cannot be written, leave no temp file, and store the batch once it can", async () => {
