@@ -95,10 +95,16 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const threads = threadCpu();
-      await until(() => {
-        const c = fetched();
-        return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
-      }, fast);
+      // Every 5 ms while the chunks move: polling every millisecond cost the
+      // receiving node 70 ms of CPU per 256 MiB, on cores the transfer needs;
+      // 5 ms costs a fifth of that and adds at most 5 ms to the time.
+      await until(
+        () => {
+          const c = fetched();
+          return c.fetchedBytes - before >= request.bytes && c.missingChunks === 0;
+        },
+        { ...fast, everyMs: 5 },
+      );
       // Chunks whose bytes did not match their ids: none, from an honest peer.
       reply({ ...since(t, cpu, threads), refused: fetched().refusedChunks });
     } else if (request.kind === "profile") {
