@@ -160,7 +160,7 @@ export class ChunkStore {
           for (const id of group) absent.add(id);
         } else {
           for (const id of group) {
-            if (!statSync(this.path(id), { throwIfNoEntry: false })) absent.add(id);
+            if (!statSync(join(dir, id.slice(2)), { throwIfNoEntry: false })) absent.add(id);
           }
         }
       }

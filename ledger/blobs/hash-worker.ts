@@ -6,9 +6,10 @@
  *
  * It also stores chunks received from peers (`pack`): it checks each against
  * its id and writes those that match as one durable pack (temp file written
- * direct where it can be, fsync, rename, fsync of the folder). Done here with synchronous calls, that is one
- * message each way; on the main thread it was six thread-pool round trips
- * per pack, each waiting behind the network's callbacks on a busy receiver.
+ * direct where it can be, fsync, rename, fsync of the folder). Done here
+ * with synchronous calls, that is one message each way; on the main thread
+ * it was six thread-pool round trips per pack, each waiting behind the
+ * network's callbacks on a busy receiver.
  *
  * Given `chunksDir`, it also says which chunks are already stored (a
  * synchronous stat here costs a few microseconds and no main-thread time;
