@@ -38,6 +38,7 @@ import { LedgerSync } from "./ledger-sync.ts";
 import { startMallocTrim } from "./malloc-trim.ts";
 import { startMemoryReducerNudge } from "./memory-reducer.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
+import { noiseCrypto } from "./noise-crypto.ts";
 import { PeerTable } from "./peers.ts";
 import { Replica } from "./replica.ts";
 import { type SitePlugin, staticSite } from "./site-server.ts";
@@ -130,7 +131,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
         maxConnections: limits.maxConnections,
       }),
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({ maxInboundStreams: limits.maxInboundStreams * 4 + 8 })],
     connectionGater: gate.connectionGater(),
     connectionManager: {
