@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { multiaddr } from "@multiformats/multiaddr";
 import { BufferPool } from "../node/chunk-group.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
@@ -24,6 +25,27 @@ export type PeerRequest =
   | { kind: "profile"; start: true }
   | { kind: "profile"; start: false; path: string }
   | { kind: "stop" };
+
+/** Garbage collections so far, by kind: how many, and their pauses in ms. */
+export interface GcCount {
+  major: number;
+  majorMs: number;
+  minor: number;
+  minorMs: number;
+}
+const gc: GcCount = { major: 0, majorMs: 0, minor: 0, minorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.major++;
+      gc.majorMs += entry.duration;
+    } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+      gc.minor++;
+      gc.minorMs += entry.duration;
+    }
+  }
+}).observe({ entryTypes: ["gc"] });
 
 let node: RunningNode | undefined;
 let dataDir = "";
@@ -74,6 +96,7 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const threads = threadCpu();
+      const gcBefore = { ...gc };
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
@@ -82,7 +105,7 @@ process.on("message", async (request: PeerRequest) => {
         await store?.add(piece);
       }
       await store?.end();
-      reply({ bytes, ...since(t, cpu, threads) });
+      reply({ bytes, ...since(t, cpu, threads, gcBefore) });
     } else if (request.kind === "fetch") {
       // From main leaving `after` (the block naming the blob arrived) until
       // `bytes` more chunk bytes are stored and none is missing.
@@ -95,6 +118,7 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const threads = threadCpu();
+      const gcBefore = { ...gc };
       // Every 5 ms while the chunks move: polling every millisecond cost the
       // receiving node 70 ms of CPU per 256 MiB, on cores the transfer needs;
       // 5 ms costs a fifth of that and adds at most 5 ms to the time.
@@ -106,7 +130,7 @@ process.on("message", async (request: PeerRequest) => {
         { ...fast, everyMs: 5 },
       );
       // Chunks whose bytes did not match their ids: none, from an honest peer.
-      reply({ ...since(t, cpu, threads), refused: fetched().refusedChunks });
+      reply({ ...since(t, cpu, threads, gcBefore), refused: fetched().refusedChunks });
     } else if (request.kind === "profile") {
       if (request.start) {
         profiler = new Session();
@@ -187,11 +211,18 @@ function since(
   t: number,
   cpu: NodeJS.CpuUsage,
   threads: ThreadCpu | undefined,
-): { seconds: number; cpu: number; threads: ThreadCpu | undefined } {
+  gcBefore: GcCount,
+): { seconds: number; cpu: number; threads: ThreadCpu | undefined; gc: GcCount } {
   const used = process.cpuUsage(cpu);
   return {
     seconds: (performance.now() - t) / 1000,
     cpu: (used.user + used.system) / 1e6,
     threads: threadCpuSince(threads),
+    gc: {
+      major: gc.major - gcBefore.major,
+      majorMs: gc.majorMs - gcBefore.majorMs,
+      minor: gc.minor - gcBefore.minor,
+      minorMs: gc.minorMs - gcBefore.minorMs,
+    },
   };
 }

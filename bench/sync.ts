@@ -46,7 +46,7 @@ import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
 import { appendSwipes } from "./_history.ts";
 import { postBlob } from "./_post-blob.ts";
-import type { PeerRequest } from "./_sync-peer.ts";
+import type { GcCount, PeerRequest } from "./_sync-peer.ts";
 import { formatThreadCpu, type ThreadCpu, threadCpuDelta } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
 
@@ -258,6 +258,16 @@ try {
       `threads   ${phase}: sender ${formatThreadCpu(sender.threads)}; receiver ${formatThreadCpu(receiver.threads)}`,
     );
   }
+  // The receiver's collections: a major one marks its whole heap, on V8's helper threads.
+  log(
+    `gc        receiver: ${[
+      ["blob", blob],
+      ["raw", raw],
+      ["raw+store", stored],
+    ]
+      .map(([phase, t]) => `${phase} ${formatGc((t as Timed).gc)}`)
+      .join("; ")}`,
+  );
   // The stored copy stays until here: its pages, freed, would make this write cheaper.
   const disk = pageCacheCost(join(bDir, "page-cost.bin"), content);
   rmSync(storeIn, { force: true });
@@ -315,9 +325,14 @@ interface Cpu {
   threads: ThreadCpu | undefined;
 }
 
-/** What the peer measured of a phase: wall time and its own CPU time, in seconds. */
+/** What the peer measured of a phase: wall time and its own CPU time, in seconds, and its collections. */
 interface Timed extends Cpu {
   seconds: number;
+  gc: GcCount;
+}
+
+function formatGc({ major, majorMs, minor, minorMs }: GcCount): string {
+  return `${major} major (${majorMs.toFixed(0)} ms), ${minor} minor (${minorMs.toFixed(0)} ms)`;
 }
 
 /** CPU seconds (user + system, all threads) in a `process.cpuUsage` reading. */

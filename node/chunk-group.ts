@@ -1,11 +1,10 @@
-import { copyPieces } from "./frame.ts";
-
 /**
  * Received chunks gathered for one store call: each chunk's bytes are copied
- * once, from the buffers they arrived in, into one contiguous buffer. The
- * chunks are then hashed and written from it, and the pack they go to is one
- * contiguous write instead of a gather of thousands of small views; a chunk
- * split across two received buffers needs no join of its own.
+ * once, from the buffers they arrived in, into one contiguous buffer
+ * (`ChunkAnswers`). The chunks are then hashed and written from it, and the
+ * pack they go to is one contiguous write instead of a gather of thousands
+ * of small views; a chunk split across two received buffers needs no join of
+ * its own.
  */
 export class ChunkGroup<T> {
   /** The buffer the chunks are copied into (give it back to its pool once they are stored). */
@@ -26,11 +25,13 @@ export class ChunkGroup<T> {
     return this.#used + length <= this.buffer.length;
   }
 
-  /** Copies `pieces` (their first `skip` bytes left out) in as `item`'s bytes. */
-  add(item: T, pieces: Uint8Array[], skip: number): void {
-    const start = this.#used;
-    this.#used += copyPieces(pieces, this.buffer.subarray(start), skip);
-    this.items.push({ item, bytes: this.buffer.subarray(start, this.#used) });
+  /** Places `item`'s `length` bytes next: returns where to copy them (it must fit). */
+  reserve(item: T, length: number): Uint8Array {
+    if (!this.fits(length)) throw new RangeError(`${length} bytes do not fit the group`);
+    const bytes = this.buffer.subarray(this.#used, this.#used + length);
+    this.#used += length;
+    this.items.push({ item, bytes });
+    return bytes;
   }
 }
 

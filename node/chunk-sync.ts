@@ -26,10 +26,11 @@ import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
 import { type ManifestChunk, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
-import { BufferPool, ChunkGroup } from "./chunk-group.ts";
+import { type Answered, CHUNK, ChunkAnswers, MISSING } from "./chunk-answers.ts";
+import { BufferPool, type ChunkGroup } from "./chunk-group.ts";
 import type { Limits } from "./config.ts";
 import { ProtocolError } from "./errors.ts";
-import { FrameBatch, FrameReader, leadingBytes, parseJson, sendJson } from "./frame.ts";
+import { FrameBatch, FrameReader, parseJson, sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
@@ -37,8 +38,7 @@ import type { Replica } from "./replica.ts";
 
 export const CHUNK_PROTOCOL = "/gdo/chunks/1";
 export const GET = 0x01;
-export const CHUNK = 0x81;
-export const MISSING = 0x82;
+export { CHUNK, MISSING };
 export const MAX_GET_IDS = 256;
 /** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
 const REQUEST_BYTES = 4 * 1024 * 1024;
@@ -264,26 +264,28 @@ export class ChunkSync {
           if (this.#init.peers.banned(id)) return;
           let requests = 0;
           let session: ChunkSession | undefined;
-          // Sent and not yet answered, oldest first.
-          const sent: Wanted[][] = [];
+          // Sent and not yet answered, oldest first, with their answers.
+          const sent: { batch: Wanted[]; answer: Promise<Answered> }[] = [];
           try {
             for (;;) {
               while (sent.length < REQUESTS_AHEAD && requests < REQUESTS_PER_STREAM) {
                 const batch = take(id);
                 if (batch.length === 0) break;
-                sent.push(batch);
                 requests++;
                 session ??= await this.#openSession(peer, queue, signal);
-                await session.request(batch, { signal });
+                const { answer, posted } = session.request(batch, { signal });
+                sent.push({ batch, answer });
+                await posted;
               }
-              const batch = sent[0];
-              if (!batch) break;
+              const oldest = sent[0];
+              if (!oldest) break;
               if (sent.length === 1 && requests < REQUESTS_PER_STREAM) {
                 // Nothing more to ask: let the server end the stream after this answer.
                 await session!.finish({ signal });
               }
-              const { stored } = await session!.receive(batch, { signal });
+              const { stored } = await oldest.answer;
               sent.shift();
+              const { batch } = oldest;
               const settled: Promise<void> = stored
                 .catch((error) => {
                   if (!signal.aborted) failed(batch, error);
@@ -298,9 +300,12 @@ export class ChunkSync {
             await session?.finish({ signal });
           } catch (error) {
             session?.abort(error as Error);
-            for (const w of sent.flat()) inFlight.delete(w.id);
+            const batches = sent.flatMap((s) => s.batch);
+            // The answers' stores begun have settled once they reject.
+            await Promise.allSettled(sent.map((s) => s.answer));
+            for (const w of batches) inFlight.delete(w.id);
             if (signal.aborted) throw error;
-            failed(sent.flat(), error);
+            failed(batches, error);
             continue;
           }
           if (requests < REQUESTS_PER_STREAM) return;
@@ -339,18 +344,11 @@ export class ChunkSync {
     const id = peer.toString();
     const record = peers.get(id);
     const stream = await this.#net.openStream(peer, CHUNK_PROTOCOL, { signal });
-    const reader = new FrameReader(stream, {
-      maxFrame: MAX_CHUNK_SIZE + 64,
-      idleMs: limits.streamIdleMs,
-      // The answers to the requests ahead, each up to a request's bytes plus
-      // one chunk: more than this unread pauses the stream.
-      maxBuffered: REQUESTS_AHEAD * (REQUEST_BYTES + MAX_CHUNK_SIZE + 64 * 1024),
-    });
     let finished = false;
     const buffers = this.#groupBuffers;
     // Received chunks are stored in groups (one writer registration, one
     // pack, one fsync per group), each written while the next is received.
-    const storeGroup = (group: ChunkGroup<Wanted>): Promise<void> =>
+    const store = (group: ChunkGroup<Wanted>): Promise<void> =>
       blobs
         .writeVerifiedChunks({
           chunks: group.items.map(({ item, bytes }) => ({ id: item.id, bytes })),
@@ -359,6 +357,7 @@ export class ChunkSync {
         .then((results) => {
           results.forEach((result, k) => {
             const { item: w, bytes } = group.items[k]!;
+            record.chunkBytesIn += bytes.length;
             if (result instanceof Error) {
               w.excluded.add(id);
               record.refusedChunks++;
@@ -374,41 +373,31 @@ export class ChunkSync {
             this.#progress.fetchedChunks++;
             this.#progress.fetchedBytes += bytes.length;
           });
-        })
-        .finally(() => buffers.give(group.buffer));
+        });
+    const answers = new ChunkAnswers<Wanted>(stream, {
+      buffers,
+      store,
+      missing: (w) => w.excluded.add(id),
+      maxChunk: MAX_CHUNK_SIZE,
+      idleMs: limits.streamIdleMs,
+      // The group being received and those of the requests ahead being stored.
+      maxStoring: REQUESTS_AHEAD + 1,
+      signal,
+    });
     return {
-      async request(batch, options) {
-        await sendJson(stream, GET, { ids: batch.map((w) => w.id) }, options);
-      },
-      async receive(batch, options) {
-        const writes: Promise<void>[] = [];
-        let group: ChunkGroup<Wanted> | undefined;
-        const store = () => {
-          if (group && group.items.length > 0) writes.push(storeGroup(group));
-          group = undefined;
-        };
-        try {
-          for (const w of batch) {
-            const frame = await reader.expectPieces([CHUNK, MISSING], options);
-            if (frame.length < 32) throw new ProtocolError("chunk frame without an id");
-            const got = Buffer.from(leadingBytes(frame.pieces, 32)).toString("hex");
-            if (got !== w.id) throw new ProtocolError("chunks answered out of order");
-            if (frame.kind === MISSING) {
-              w.excluded.add(id);
-              continue;
-            }
-            const size = frame.length - 32;
-            record.chunkBytesIn += size;
-            if (group && !group.fits(size)) store();
-            group ??= new ChunkGroup(buffers.take(size));
-            group.add(w, frame.pieces, 32);
-          }
-          store();
-        } catch (error) {
-          await Promise.allSettled(writes);
-          throw error;
-        }
-        return { stored: Promise.all(writes).then(() => {}) };
+      request(batch, options) {
+        const ids = Buffer.allocUnsafe(batch.length * 32);
+        for (const [k, w] of batch.entries()) ids.write(w.id, k * 32, "hex");
+        // Expected before it is sent: the answer may come at once.
+        const answer = answers.expect(batch, ids);
+        const posted = sendJson(stream, GET, { ids: batch.map((w) => w.id) }, options).then(
+          () => {},
+          (error: Error) => {
+            answers.fail(error);
+            throw error;
+          },
+        );
+        return { answer, posted };
       },
       async finish(options) {
         if (finished) return;
@@ -416,6 +405,7 @@ export class ChunkSync {
         await stream.close(options);
       },
       abort(error) {
+        answers.fail(error);
         stream.abort(error);
       },
     };
@@ -496,8 +486,14 @@ export class ChunkSync {
 }
 
 interface ChunkSession {
-  request(batch: Wanted[], options: { signal: AbortSignal }): Promise<void>;
-  receive(batch: Wanted[], options: { signal: AbortSignal }): Promise<{ stored: Promise<void> }>;
+  /**
+   * Sends a GET for `batch`: `posted` once it is sent; `answer` once every
+   * chunk of it arrived, with a promise of their being stored.
+   */
+  request(
+    batch: Wanted[],
+    options: { signal: AbortSignal },
+  ): { answer: Promise<Answered>; posted: Promise<void> };
   finish(options: { signal: AbortSignal }): Promise<void>;
   abort(error: Error): void;
 }

@@ -146,17 +146,6 @@ export class FrameReader {
     return frame;
   }
 
-  /** `expect`, the payload left in pieces. */
-  async expectPieces(
-    kinds: number[],
-    options: { signal?: AbortSignal } = {},
-  ): Promise<FramePieces> {
-    const frame = await this.nextPieces(options);
-    if (!frame) throw new ProtocolError("stream ended early");
-    checkKind(frame.kind, kinds);
-    return frame;
-  }
-
   #receive(data: Received): void {
     if (this.#ended) return;
     try {
@@ -284,7 +273,7 @@ function streamFailed(error: Error): ProtocolError {
  * Copies the bytes of `pieces` (laid end to end), from byte `skip` on, into
  * `target` until it is full or the pieces end; returns how many it copied.
  */
-export function copyPieces(pieces: Uint8Array[], target: Uint8Array, skip = 0): number {
+function copyPieces(pieces: Uint8Array[], target: Uint8Array, skip = 0): number {
   let at = 0;
   for (const piece of pieces) {
     if (at === target.length) break;
@@ -303,15 +292,6 @@ export function copyPieces(pieces: Uint8Array[], target: Uint8Array, skip = 0): 
 /** `pieces` laid end to end in one new buffer of `length` bytes. */
 function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
   const out = Buffer.allocUnsafe(length);
-  copyPieces(pieces, out);
-  return out;
-}
-
-/** The first `count` bytes of `pieces` (which hold at least that many): a view when one piece holds them. */
-export function leadingBytes(pieces: Uint8Array[], count: number): Uint8Array {
-  const first = pieces[0]!;
-  if (first.length >= count) return first.subarray(0, count);
-  const out = new Uint8Array(count);
   copyPieces(pieces, out);
   return out;
 }
