@@ -205,7 +205,7 @@ try {
     };
     measured.push(r);
     log(
-      `round ${round}   blob ${put.id.slice(0, 12)} in ${blob.seconds.toFixed(2)} s: ${r.blobRate.toFixed(1)} MiB/s, ${blob.refused} chunk(s) refused; raw in ${raw.seconds.toFixed(2)} s: ${r.rawRate.toFixed(1)} MiB/s; blob / raw = ${(r.blobRate / r.rawRate).toFixed(2)}`,
+      `round ${round}   blob ${put.id.slice(0, 12)} in ${blob.seconds.toFixed(2)} s: ${r.blobRate.toFixed(1)} MiB/s, ${blob.refused} chunk(s) refused; raw in ${raw.seconds.toFixed(2)} s: ${r.rawRate.toFixed(1)} MiB/s; blob / raw = ${(r.blobRate / r.rawRate).toFixed(2)}; cpu (both nodes) blob ${(blob.cpu + blobSender.cpu).toFixed(2)} s, raw ${(raw.cpu + rawSender.cpu).toFixed(2)} s`,
     );
   }
   const ratios = measured.map((r) => r.blobRate / r.rawRate);

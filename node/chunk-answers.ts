@@ -54,8 +54,11 @@ interface Asked<T> {
 export interface ChunkAnswersInit<T> {
   /** Where chunk bytes are copied (group buffers are taken from it and given back once stored). */
   buffers: BufferPool;
-  /** Stores a group's chunks; the group's buffer is given back when it settles. */
-  store(group: ChunkGroup<T>): Promise<void>;
+  /**
+   * Stores a group's chunks; resolves with the buffer to give back to the
+   * pool (the group's, or the one it came back as from another thread).
+   */
+  store(group: ChunkGroup<T>): Promise<Uint8Array>;
   /** The peer said it lacks `item`. */
   missing(item: T): void;
   maxChunk: number;
@@ -268,21 +271,34 @@ export class ChunkAnswers<T> {
       this.#paused = true;
       this.#stream.pause();
     }
-    const stored = this.#init.store(group).finally(() => {
-      this.#init.buffers.give(group.buffer);
-      this.#storing--;
-      if (this.#paused && this.#storing < this.#init.maxStoring && !this.#failure) {
-        this.#paused = false;
-        this.#timer?.refresh();
-        try {
-          this.#stream.resume();
-        } catch (error) {
-          // Closed meanwhile: its 'close' event says how.
-          this.#fail(error as Error);
-        }
-      }
-    });
+    const stored = this.#init.store(group).then(
+      (buffer) => {
+        this.#init.buffers.give(buffer);
+        this.#settled();
+      },
+      (error: unknown) => {
+        // Given back only if it did not move away (the pool lets a detached one go).
+        this.#init.buffers.give(group.buffer);
+        this.#settled();
+        throw error;
+      },
+    );
     asked.stores.push(stored);
+  }
+
+  /** A group's store settled: the stream may take more. */
+  #settled(): void {
+    this.#storing--;
+    if (this.#paused && this.#storing < this.#init.maxStoring && !this.#failure) {
+      this.#paused = false;
+      this.#timer?.refresh();
+      try {
+        this.#stream.resume();
+      } catch (error) {
+        // Closed meanwhile: its 'close' event says how.
+        this.#fail(error as Error);
+      }
+    }
   }
 
   #armTimer(): void {

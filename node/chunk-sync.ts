@@ -348,16 +348,19 @@ export class ChunkSync {
     const buffers = this.#groupBuffers;
     // Received chunks are stored in groups (one writer registration, one
     // pack, one fsync per group), each written while the next is received.
-    const store = (group: ChunkGroup<Wanted>): Promise<void> =>
-      blobs
-        .writeVerifiedChunks({
+    const store = (group: ChunkGroup<Wanted>): Promise<Uint8Array> => {
+      // Read before the buffer moves to the hashing thread.
+      const lengths = group.items.map(({ bytes }) => bytes.length);
+      return blobs
+        .writeReceivedChunks({
           chunks: group.items.map(({ item, bytes }) => ({ id: item.id, bytes })),
           signal,
         })
-        .then((results) => {
+        .then(({ results, returned }) => {
           results.forEach((result, k) => {
-            const { item: w, bytes } = group.items[k]!;
-            record.chunkBytesIn += bytes.length;
+            const w = group.items[k]!.item;
+            const size = lengths[k]!;
+            record.chunkBytesIn += size;
             if (result instanceof Error) {
               w.excluded.add(id);
               record.refusedChunks++;
@@ -371,9 +374,12 @@ export class ChunkSync {
             queue.delete(w.id);
             record.chunksIn++;
             this.#progress.fetchedChunks++;
-            this.#progress.fetchedBytes += bytes.length;
+            this.#progress.fetchedBytes += size;
           });
+          const buffer = returned.get(group.buffer.buffer);
+          return buffer ? new Uint8Array(buffer) : group.buffer;
         });
+    };
     const answers = new ChunkAnswers<Wanted>(stream, {
       buffers,
       store,

@@ -614,7 +614,7 @@ export class BlobStore {
     // A batch that becomes a pack, received into shared buffers.
     if (chunks.length >= PACK_FROM && this.chunks.writesPacksOnThreads) {
       if (chunks.every((c) => c.bytes.buffer instanceof SharedArrayBuffer))
-        return this.#writeReceivedOnThread(chunks, signal);
+        return (await this.#writeReceivedOnThread(chunks, signal)).results;
     }
     const refused: (ChunkCorruptError | undefined)[] = [];
     const fresh = new Map<string, { id: string; bytes: Uint8Array }>();
@@ -641,21 +641,49 @@ export class BlobStore {
     }
   }
 
+  /**
+   * `writeVerifiedChunks` for chunks received into buffers the caller gives
+   * up: those of a batch that becomes a pack are moved (not copied) to a
+   * hashing thread, which checks and writes them, and back. A given buffer
+   * is detached from the call on; `returned` maps each to the one to use
+   * after (the same one where nothing moved).
+   */
+  async writeReceivedChunks({
+    chunks,
+    signal,
+  }: {
+    chunks: { id: string; bytes: Uint8Array }[];
+    signal?: AbortSignal;
+  }): Promise<{
+    results: (boolean | ChunkCorruptError)[];
+    returned: Map<ArrayBufferLike, ArrayBufferLike>;
+  }> {
+    if (chunks.length >= PACK_FROM && this.chunks.writesPacksOnThreads) {
+      return this.#writeReceivedOnThread(chunks, signal);
+    }
+    const results = await this.writeVerifiedChunks({ chunks, ...(signal ? { signal } : {}) });
+    return { results, returned: new Map(chunks.map((c) => [c.bytes.buffer, c.bytes.buffer])) };
+  }
+
   /** Starts the hashing threads now: chunks are about to be received (they check and write them). */
   warmHashThreads(): void {
     if (this.chunks.writesPacksOnThreads) this.pool.warm();
   }
 
   /**
-   * `writeVerifiedChunks` for chunks received into shared buffers: hashed,
-   * written as a pack and fsynced on a hashing thread, so a receiving node's
-   * main thread (which also decrypts what arrives) only checks ids and
-   * lengths and indexes the pack.
+   * Received chunks hashed, written as a pack and fsynced on a hashing
+   * thread, so a receiving node's main thread (which also decrypts what
+   * arrives) only checks ids and lengths and indexes the pack. Chunks on
+   * plain ArrayBuffers move there and back (see `writeReceivedChunks`).
    */
   async #writeReceivedOnThread(
     chunks: { id: string; bytes: Uint8Array }[],
     signal: AbortSignal | undefined,
-  ): Promise<(boolean | ChunkCorruptError)[]> {
+  ): Promise<{
+    results: (boolean | ChunkCorruptError)[];
+    returned: Map<ArrayBufferLike, ArrayBufferLike>;
+  }> {
+    const unmoved = () => new Map(chunks.map((c) => [c.bytes.buffer, c.bytes.buffer]));
     const shapeErrors: (ChunkCorruptError | undefined)[] = chunks.map((chunk) => {
       try {
         this.chunks.verifyShape(chunk.id, chunk.bytes);
@@ -666,18 +694,23 @@ export class BlobStore {
       }
     });
     const checked = chunks.filter((_, k) => shapeErrors[k] === undefined);
-    if (checked.length === 0) return shapeErrors as ChunkCorruptError[];
+    if (checked.length === 0) {
+      return { results: shapeErrors as ChunkCorruptError[], returned: unmoved() };
+    }
     const leave = await this.lock.enterWriter({ signal });
     try {
       signal?.throwIfAborted();
       const present = await this.chunks.present([...new Set(checked.map((c) => c.id))]);
-      const mismatched = await this.chunks.writeReceivedPack(
+      const { mismatched, returned } = await this.chunks.writeReceivedPack(
         this.pool,
         checked.map((c) => ({ ...c, write: !present.has(c.id) })),
       );
       let k = 0;
       const refused = shapeErrors.map((shapeError) => shapeError ?? mismatched.get(k++));
-      return storedResults(chunks, refused, present);
+      // Buffers that held only chunks refused by shape did not move.
+      for (const c of chunks)
+        if (!returned.has(c.bytes.buffer)) returned.set(c.bytes.buffer, c.bytes.buffer);
+      return { results: storedResults(chunks, refused, present), returned };
     } finally {
       await leave();
     }

@@ -400,30 +400,40 @@ export class ChunkStore {
   }
 
   /**
-   * Checks received chunks (views of SharedArrayBuffers, shapes already
-   * checked) against their ids on a hashing thread, which writes those marked
-   * `write` that match in a durable pack (shared with batches that arrive
-   * while one is being written; see `ReceivedPacks`), then indexed. Returns
-   * the chunks, by index, whose bytes did not match (a `ChunkCorruptError`
-   * each). The bytes must not change until it resolves.
+   * Checks received chunks (shapes already checked) against their ids on a
+   * hashing thread, which writes those marked `write` that match in a
+   * durable pack (shared with batches that arrive while one is being
+   * written; see `ReceivedPacks`), then indexed. Returns the chunks, by
+   * index, whose bytes did not match (a `ChunkCorruptError` each), and the
+   * buffers to use after: chunks on plain ArrayBuffers are moved to the
+   * thread and back (detached from the call on); shared ones must not change
+   * until it resolves.
    */
   async writeReceivedPack(
     pool: HashPool,
     chunks: { id: string; bytes: Uint8Array; write: boolean }[],
-  ): Promise<Map<number, ChunkCorruptError>> {
+  ): Promise<{
+    mismatched: Map<number, ChunkCorruptError>;
+    returned: Map<ArrayBufferLike, ArrayBufferLike>;
+  }> {
     this.#received ??= new ReceivedPacks({
       pool,
       packs: this.packs,
       tmpDir: this.tmpDir,
       maxPackBytes: PACK_BYTES,
     });
-    const mismatched = await this.#received.write(chunks);
-    return new Map(
-      [...mismatched].map(([index, actual]) => [
-        index,
-        mismatchError(chunks[index]!.id, chunks[index]!.bytes.length, actual),
-      ]),
-    );
+    // Read before the bytes move away.
+    const lengths = chunks.map((c) => c.bytes.length);
+    const { mismatched, returned } = await this.#received.write(chunks);
+    return {
+      mismatched: new Map(
+        [...mismatched].map(([index, actual]) => [
+          index,
+          mismatchError(chunks[index]!.id, lengths[index]!, actual),
+        ]),
+      ),
+      returned,
+    };
   }
 
   /**

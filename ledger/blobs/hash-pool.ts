@@ -60,12 +60,16 @@ class HashThread {
     this.worker.postMessage(message);
   }
 
-  request(message: HashRequest & { seq: number }): Promise<HashReply> {
+  /** Sends `message`, moving the buffers in `transfer` to the thread (they are detached here). */
+  request(
+    message: HashRequest & { seq: number },
+    transfer: ArrayBuffer[] = [],
+  ): Promise<HashReply> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(message.seq, { resolve, reject });
-      this.worker.postMessage(message);
+      this.worker.postMessage(message, transfer);
     });
   }
 
@@ -139,10 +143,12 @@ export class HashPool {
   }
 
   /**
-   * Checks received chunks (views of SharedArrayBuffers) against their ids
-   * and writes those to be written that match as one durable pack in
-   * `packDir` (through `tmpPath`), on the chunk-id thread. The bytes must not
-   * change until it resolves.
+   * Checks received chunks against their ids and writes those to be written
+   * that match as one durable pack in `packDir` (through `tmpPath`), on the
+   * chunk-id thread. Chunks on SharedArrayBuffers are read there in place
+   * (they must not change until it resolves); plain ArrayBuffers are moved
+   * there, not copied, and back: detached here from the call on, they come
+   * back in `returned` (each given buffer → the one to use after).
    */
   async receivedPack({
     chunks,
@@ -155,23 +161,31 @@ export class HashPool {
   }): Promise<{
     mismatched: { index: number; actual: string }[];
     pack?: { name: string; entries: PackEntry[] };
+    returned: Map<ArrayBufferLike, ArrayBufferLike>;
   }> {
-    const buffers: SharedArrayBuffer[] = [];
+    const buffers: ArrayBufferLike[] = [];
     const received: ReceivedChunk[] = chunks.map(({ id, bytes, write }) => {
-      const shared = sharedBuffer(bytes);
-      let buffer = buffers.indexOf(shared);
-      if (buffer < 0) buffer = buffers.push(shared) - 1;
+      let buffer = buffers.indexOf(bytes.buffer);
+      if (buffer < 0) buffer = buffers.push(bytes.buffer) - 1;
       return { id, buffer, offset: bytes.byteOffset, length: bytes.length, write };
     });
-    const reply = await this.started[1].request({
-      op: "pack",
-      seq: ++this.seq,
-      buffers,
-      chunks: received,
-      tmpPath,
-      packDir,
+    const moved = buffers.filter((b): b is ArrayBuffer => !(b instanceof SharedArrayBuffer));
+    const reply = (await this.started[1].request(
+      {
+        op: "pack",
+        seq: ++this.seq,
+        buffers: buffers as (SharedArrayBuffer | ArrayBuffer)[],
+        chunks: received,
+        tmpPath,
+        packDir,
+      },
+      moved,
+    )) as Extract<HashReply, { mismatched: unknown }>;
+    const returned = new Map<ArrayBufferLike, ArrayBufferLike>();
+    buffers.forEach((given, k) => {
+      returned.set(given, reply.buffers[k]!);
     });
-    return reply as Awaited<ReturnType<HashPool["receivedPack"]>>;
+    return { mismatched: reply.mismatched, ...(reply.pack ? { pack: reply.pack } : {}), returned };
   }
 
   /** Starts the threads now (they would start on first use), so work about to come does not wait for them. */

@@ -54,7 +54,8 @@ export type HashRequest =
   | {
       op: "pack";
       seq: number;
-      buffers: SharedArrayBuffer[];
+      /** Shared, or moved here (and moved back in the reply). */
+      buffers: (SharedArrayBuffer | ArrayBuffer)[];
       chunks: ReceivedChunk[];
       /** Where the pack is written first, and the folder it is renamed into. */
       tmpPath: string;
@@ -71,6 +72,8 @@ export type HashReply =
       mismatched: { index: number; actual: string }[];
       /** The pack written, if any chunk was to be written. */
       pack?: { name: string; entries: PackEntry[] };
+      /** The request's buffers, in its order: the moved ones moved back, for reuse. */
+      buffers: (SharedArrayBuffer | ArrayBuffer)[];
     }
   | { seq: number; error: string; code?: string };
 
@@ -122,7 +125,12 @@ if (port) {
         break;
       case "pack":
         try {
-          port.postMessage({ seq: m.seq, ...writeReceivedPack(m) } satisfies HashReply);
+          const written = writeReceivedPack(m);
+          const moved = m.buffers.filter((b) => !(b instanceof SharedArrayBuffer));
+          port.postMessage(
+            { seq: m.seq, ...written, buffers: m.buffers } satisfies HashReply,
+            moved as ArrayBuffer[],
+          );
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           port.postMessage({

@@ -13,11 +13,16 @@ import type { HashPool } from "./hash-pool.ts";
 
 type Chunk = { id: string; bytes: Uint8Array; write: boolean };
 
+/** What became of a batch: its chunks (by index) whose bytes hash to something else, and what they hash to; its buffers to use after (see `HashPool.receivedPack`). */
+export interface BatchWritten {
+  mismatched: Map<number, string>;
+  returned: Map<ArrayBufferLike, ArrayBufferLike>;
+}
+
 interface Waiting {
   chunks: Chunk[];
   bytes: number;
-  /** The chunks (by index) whose bytes hash to something else, and what they hash to. */
-  resolve: (mismatched: Map<number, string>) => void;
+  resolve: (written: BatchWritten) => void;
   reject: (error: Error) => void;
 }
 
@@ -48,15 +53,15 @@ export class ReceivedPacks {
   }
 
   /**
-   * Checks `chunks` (views of SharedArrayBuffers, unchanged until this
-   * resolves) and writes those marked `write` whose bytes match their ids,
-   * durably, in a pack that is then indexed. Resolves with the chunks (by
-   * index) that did not match and what they hash to.
+   * Checks `chunks` and writes those marked `write` whose bytes match their
+   * ids, durably, in a pack that is then indexed. Chunks on plain
+   * ArrayBuffers are moved to the hashing thread and back (detached here
+   * from the call on); shared ones must not change until this resolves.
    */
-  write(chunks: Chunk[]): Promise<Map<number, string>> {
+  write(chunks: Chunk[]): Promise<BatchWritten> {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.bytes.length;
-    const written = new Promise<Map<number, string>>((resolve, reject) => {
+    const written = new Promise<BatchWritten>((resolve, reject) => {
       this.#waiting.push({ chunks, bytes, resolve, reject });
     });
     void this.#drain();
@@ -87,7 +92,7 @@ export class ReceivedPacks {
   async #writeTogether(batches: Waiting[]): Promise<void> {
     const chunks = batches.flatMap((b) => b.chunks);
     try {
-      const { mismatched, pack } = await this.#pool.receivedPack({
+      const { mismatched, pack, returned } = await this.#pool.receivedPack({
         chunks,
         tmpPath: join(this.#tmpDir, tempName()),
         packDir: this.#packs.dir,
@@ -106,7 +111,7 @@ export class ReceivedPacks {
         byBatch[k]!.set(index - starts[k]!, actual);
       }
       batches.forEach((b, k) => {
-        b.resolve(byBatch[k]!);
+        b.resolve({ mismatched: byBatch[k]!, returned });
       });
     } catch (error) {
       const failed = writeError(

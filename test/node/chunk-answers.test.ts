@@ -42,6 +42,7 @@ function reader(stream: Stream, init: Partial<ChunkAnswersInit<Asked>> = {}) {
       stored.push(
         group.items.map(({ item, bytes }) => ({ name: item.name, bytes: Buffer.from(bytes) })),
       );
+      return group.buffer;
     },
     missing: (item) => missing.push(item.name),
     maxChunk: 64 * 1024,
@@ -123,9 +124,9 @@ describe("chunk answers", () => {
     const { answers } = reader(client, {
       maxStoring: 2,
       store: (group) =>
-        new Promise<void>((release) => {
+        new Promise<Uint8Array>((release) => {
           for (const { item } of group.items) stored.push(item.name);
-          releases.push(release);
+          releases.push(() => release(group.buffer));
         }),
     });
     const gets = Array.from({ length: 6 }, (_, k) => [chunk(`c${k}`, 10_000)]);
