@@ -25,6 +25,7 @@ import type { BlobStore } from "../ledger/blobs/blob-store.ts";
 import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
 import { type ManifestChunk, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
 import { GdoError } from "../ledger/errors.ts";
+import { IdleRelease } from "../ledger/idle-release.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import { type Answered, CHUNK, ChunkAnswers, MISSING } from "./chunk-answers.ts";
 import { BufferPool, type ChunkGroup } from "./chunk-group.ts";
@@ -56,6 +57,14 @@ const BAD_CHUNK_PENALTY = 5;
 const GROUP_BUFFER_BYTES = REQUEST_BYTES + 1024 * 1024;
 /** Requests per lane whose chunks may still be being written while the next is received. */
 const STORING_PER_LANE = 2;
+/** Groups of a stream being stored before it is paused: those of the requests ahead and one more. */
+const STORING_PER_STREAM = REQUESTS_AHEAD + 1;
+/**
+ * Group buffers are kept this long after a pass: the next (a new block's
+ * blob, a peer that connected) reuses them instead of faulting in fresh
+ * pages, and an idle node holds none.
+ */
+const BUFFERS_IDLE_MS = 10_000;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -95,6 +104,7 @@ export class ChunkSync {
   readonly #controller = new AbortController();
   /** Buffers received chunks are gathered in (see `ChunkGroup`): those of the groups in flight. */
   readonly #groupBuffers: BufferPool;
+  readonly #releaseBuffers = new IdleRelease(BUFFERS_IDLE_MS, () => this.#groupBuffers.clear());
   #running: Promise<void> | undefined;
   #again = false;
   /** Main's head for which the wanted set was last computed, and that set. */
@@ -125,7 +135,7 @@ export class ChunkSync {
     const lanes = Math.max(1, init.limits.chunkRequestsPerPeer);
     this.#groupBuffers = new BufferPool({
       size: GROUP_BUFFER_BYTES,
-      keep: lanes * (STORING_PER_LANE + 1),
+      keep: lanes * (STORING_PER_STREAM + 1),
     });
   }
 
@@ -144,6 +154,8 @@ export class ChunkSync {
     this.#controller.abort(new Error("node stopping"));
     await this.#net.unhandle(CHUNK_PROTOCOL).catch(() => {});
     await this.#running?.catch(() => {});
+    this.#releaseBuffers.cancel();
+    this.#groupBuffers.clear();
   }
 
   /** Fetches missing chunks soon (after main moved, a peer connected, or a timer). */
@@ -320,7 +332,7 @@ export class ChunkSync {
         Array.from({ length: lanes }).flatMap(() => peers.map((peer) => lane(peer))),
       );
     } finally {
-      this.#groupBuffers.clear();
+      this.#releaseBuffers.touch();
     }
     this.#progress.missingChunks = queue.size;
     if (queue.size > 0 && peers.length > 0) {
@@ -386,8 +398,7 @@ export class ChunkSync {
       missing: (w) => w.excluded.add(id),
       maxChunk: MAX_CHUNK_SIZE,
       idleMs: limits.streamIdleMs,
-      // The group being received and those of the requests ahead being stored.
-      maxStoring: REQUESTS_AHEAD + 1,
+      maxStoring: STORING_PER_STREAM,
       signal,
     });
     return {
