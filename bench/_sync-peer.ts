@@ -80,7 +80,7 @@ process.on("message", async (request: PeerRequest) => {
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
     } else if (request.kind === "cpu") {
       const used = process.cpuUsage();
-      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu() });
+      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu(), gc: { ...gc } });
     } else if (request.kind === "serveRaw") {
       // The blob's own bytes, from memory, in 256 KiB sends.
       const content = benchContent(request.seed, request.size);

@@ -76,10 +76,19 @@ async function profileStop(phase: string, nodes: Record<string, Node>): Promise<
 async function cpuOf(node: Node): Promise<Cpu> {
   return (await node.ask({ kind: "cpu" })) as unknown as Cpu;
 }
-/** A node's CPU time since `before`. */
+/** A node's CPU time (and collections) since `before`. */
 async function cpuSince(node: Node, before: Cpu): Promise<Cpu> {
   const now = await cpuOf(node);
-  return { cpu: now.cpu - before.cpu, threads: threadCpuDelta(before.threads, now.threads) };
+  return {
+    cpu: now.cpu - before.cpu,
+    threads: threadCpuDelta(before.threads, now.threads),
+    gc: {
+      major: now.gc.major - before.gc.major,
+      majorMs: now.gc.majorMs - before.gc.majorMs,
+      minor: now.gc.minor - before.gc.minor,
+      minorMs: now.gc.minorMs - before.gc.minorMs,
+    },
+  };
 }
 
 try {
@@ -258,16 +267,14 @@ try {
       `threads   ${phase}: sender ${formatThreadCpu(sender.threads)}; receiver ${formatThreadCpu(receiver.threads)}`,
     );
   }
-  // The receiver's collections: a major one marks its whole heap, on V8's helper threads.
-  log(
-    `gc        receiver: ${[
-      ["blob", blob],
-      ["raw", raw],
-      ["raw+store", stored],
-    ]
-      .map(([phase, t]) => `${phase} ${formatGc((t as Timed).gc)}`)
-      .join("; ")}`,
-  );
+  // Collections: a major one marks the whole heap, on V8's helper threads.
+  for (const [phase, sender, receiver] of [
+    ["blob", blobSender, blob],
+    ["raw", rawSender, raw],
+    ["raw+store", storedSender, stored],
+  ] as const) {
+    log(`gc        ${phase}: sender ${formatGc(sender.gc)}; receiver ${formatGc(receiver.gc)}`);
+  }
   // The stored copy stays until here: its pages, freed, would make this write cheaper.
   const disk = pageCacheCost(join(bDir, "page-cost.bin"), content);
   rmSync(storeIn, { force: true });
@@ -319,16 +326,16 @@ interface Started {
   httpPort: number;
 }
 
-/** CPU seconds: in all, and by kind of thread where the system tells. */
+/** CPU seconds: in all, and by kind of thread where the system tells; and the collections. */
 interface Cpu {
   cpu: number;
   threads: ThreadCpu | undefined;
+  gc: GcCount;
 }
 
 /** What the peer measured of a phase: wall time and its own CPU time, in seconds, and its collections. */
 interface Timed extends Cpu {
   seconds: number;
-  gc: GcCount;
 }
 
 function formatGc({ major, majorMs, minor, minorMs }: GcCount): string {
