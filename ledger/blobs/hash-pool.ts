@@ -12,7 +12,7 @@
  * two idle hashing threads held 30 MB of a node's memory (each is a V8
  * isolate of its own), and a node puts blobs rarely.
  */
-import { Worker } from "node:worker_threads";
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 import { IdleRelease } from "../idle-release.ts";
 import type { PackEntry } from "./chunk-pack-format.ts";
 import type { HashReply, HashRequest, ReceivedChunk } from "./hash-worker.ts";
@@ -169,7 +169,10 @@ export class HashPool {
       if (buffer < 0) buffer = buffers.push(bytes.buffer) - 1;
       return { id, buffer, offset: bytes.byteOffset, length: bytes.length, write };
     });
-    const moved = buffers.filter((b): b is ArrayBuffer => !(b instanceof SharedArrayBuffer));
+    // Node's own buffer pool (small `Buffer`s share it) cannot move: it is cloned instead.
+    const moved = buffers.filter(
+      (b): b is ArrayBuffer => !(b instanceof SharedArrayBuffer) && !isMarkedAsUntransferable(b),
+    );
     const reply = (await this.started[1].request(
       {
         op: "pack",

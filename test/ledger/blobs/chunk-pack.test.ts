@@ -388,6 +388,14 @@ describe("chunk packs", () => {
     assert.deepEqual(Buffer.from(back), copy, "with the bytes it held");
     for (const c of fresh) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
 
+    // Small Buffers share Node's pool, which cannot move: copied over instead, and kept here.
+    const pooled = chunksIn("aa", 9).map((c) => ({ id: c.id, bytes: Buffer.from(c.bytes) }));
+    assert.equal(pooled[0]!.bytes.buffer.byteLength > pooled[0]!.bytes.length, true, "pooled");
+    const cloned = await store.writeReceivedChunks({ chunks: pooled });
+    assert.deepEqual(cloned.results, Array(9).fill(true));
+    assert.equal(pooled[0]!.bytes.length, 64, "the pool was not detached");
+    for (const c of pooled) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
+
     // Too few chunks for a pack: written on this thread, nothing moves.
     const few = chunks(2, 10).map((c) => ({ id: c.id, bytes: Uint8Array.from(c.bytes) }));
     const kept = await store.writeReceivedChunks({ chunks: few });
