@@ -60,8 +60,8 @@ export class BufferPool {
    * (`BlobStore.writeReceivedChunks`).
    */
   take(size: number): Uint8Array {
-    if (size > this.#size) return new Uint8Array(size);
-    return this.#free.pop() ?? new Uint8Array(this.#size);
+    if (size > this.#size) return newBuffer(size);
+    return this.#free.pop() ?? newBuffer(this.#size);
   }
 
   /** Takes `buffer` back for reuse (one of another size, or detached, is let go). */
@@ -73,4 +73,12 @@ export class BufferPool {
   clear(): void {
     this.#free.length = 0;
   }
+}
+
+/**
+ * A buffer of its own (not a slice of Node's pool, which cannot move to
+ * another thread), not zero-filled: only bytes copied in are ever read.
+ */
+function newBuffer(size: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(size);
 }
