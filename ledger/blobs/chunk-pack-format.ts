@@ -20,14 +20,19 @@ export interface PackEntry {
   length: number;
 }
 
+/** A chunk's id: 64 hex digits, or its 32 bytes (the hashing thread's form). */
+type Id = string | Uint8Array;
+
 /** A pack file's bytes (as parts to write in order) and its name. */
-export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
+export function encodeChunkPack<I extends Id>(
+  chunks: { id: I; bytes: Uint8Array }[],
+): {
   name: string;
   parts: Uint8Array[];
   size: number;
-  entries: PackEntry[];
+  entries: { id: I; offset: number; length: number }[];
 } {
-  const entries: PackEntry[] = [];
+  const entries: { id: I; offset: number; length: number }[] = [];
   let offset = MAGIC.length;
   for (const chunk of chunks) {
     entries.push({ id: chunk.id, offset, length: chunk.bytes.length });
@@ -50,13 +55,14 @@ export const PACK_MAGIC: Uint8Array = MAGIC;
  * chunks, and the pack's name (from the index's hash).
  */
 export function encodeChunkPackIndex(
-  entries: PackEntry[],
+  entries: { id: Id; offset: number; length: number }[],
   chunkEnd: number,
 ): { name: string; index: Buffer; trailer: Buffer } {
   const index = Buffer.alloc(entries.length * ENTRY_BYTES);
   entries.forEach((entry, k) => {
     const at = k * ENTRY_BYTES;
-    index.write(entry.id, at, "hex");
+    if (typeof entry.id === "string") index.write(entry.id, at, "hex");
+    else index.set(entry.id, at);
     index.writeUInt32BE(entry.offset, at + 32);
     index.writeUInt32BE(entry.length, at + 36);
   });

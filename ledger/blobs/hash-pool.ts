@@ -15,7 +15,8 @@
 import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 import { IdleRelease } from "../idle-release.ts";
 import type { PackEntry } from "./chunk-pack-format.ts";
-import type { HashReply, HashRequest, ReceivedChunk } from "./hash-worker.ts";
+import type { HashReply, HashRequest } from "./hash-worker.ts";
+import { LAYOUT_FIELDS } from "./received-layout.ts";
 
 /** The threads stop after this long without a request (and no blob hash open). */
 const IDLE_MS = 10_000;
@@ -164,10 +165,13 @@ export class HashPool {
     returned: Map<ArrayBufferLike, ArrayBufferLike>;
   }> {
     const buffers: ArrayBufferLike[] = [];
-    const received: ReceivedChunk[] = chunks.map(({ id, bytes, write }) => {
+    const layout = new Uint32Array(chunks.length * LAYOUT_FIELDS);
+    const ids = Buffer.allocUnsafe(chunks.length * 32);
+    chunks.forEach(({ id, bytes, write }, k) => {
       let buffer = buffers.indexOf(bytes.buffer);
       if (buffer < 0) buffer = buffers.push(bytes.buffer) - 1;
-      return { id, buffer, offset: bytes.byteOffset, length: bytes.length, write };
+      layout.set([buffer, bytes.byteOffset, bytes.length, write ? 1 : 0], k * LAYOUT_FIELDS);
+      ids.write(id, k * 32, "hex");
     });
     // Node's own buffer pool (small `Buffer`s share it) cannot move: it is cloned instead.
     const moved = buffers.filter(
@@ -178,7 +182,8 @@ export class HashPool {
         op: "pack",
         seq: ++this.seq,
         buffers: buffers as (SharedArrayBuffer | ArrayBuffer)[],
-        chunks: received,
+        layout,
+        ids,
         tmpPath,
         packDir,
       },
@@ -188,7 +193,16 @@ export class HashPool {
     buffers.forEach((given, k) => {
       returned.set(given, reply.buffers[k]!);
     });
-    return { mismatched: reply.mismatched, ...(reply.pack ? { pack: reply.pack } : {}), returned };
+    const written = reply.pack;
+    const pack = written && {
+      name: written.name,
+      entries: Array.from(written.chunks, (k, j) => ({
+        id: chunks[k]!.id,
+        offset: written.offsets[j]!,
+        length: layout[k * LAYOUT_FIELDS + 2]!,
+      })),
+    };
+    return { mismatched: reply.mismatched, ...(pack ? { pack } : {}), returned };
   }
 
   /** Starts the threads now (they would start on first use), so work about to come does not wait for them. */

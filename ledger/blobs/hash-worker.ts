@@ -1,8 +1,8 @@
 /**
  * Worker body for `hash-pool.ts`: SHA-256 over views of SharedArrayBuffer
  * blocks the chunking thread filled, so hashing overlaps chunking without a
- * copy. Kept free of imports from the rest of gdo (but the pack format) so a
- * worker starts fast.
+ * copy. Kept free of imports from the rest of gdo (but the pack format, its
+ * direct writer and the received chunks' layout) so a worker starts fast.
  *
  * It also stores chunks received from peers (`pack`): it checks each against
  * its id and writes those that match as one durable pack (temp file written
@@ -19,18 +19,9 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
-import { encodeChunkPack, type PackEntry } from "./chunk-pack-format.ts";
+import { encodeChunkPack } from "./chunk-pack-format.ts";
 import { DirectFileWriter } from "./direct-file.ts";
-
-/** A received chunk in a `pack` request: where it lies (which buffer, where in it), and what it must hash to. */
-export interface ReceivedChunk {
-  buffer: number;
-  offset: number;
-  length: number;
-  id: string;
-  /** False when the store already holds it (it is still checked). */
-  write: boolean;
-}
+import { LAYOUT_FIELDS } from "./received-layout.ts";
 
 export type HashRequest =
   | {
@@ -56,7 +47,10 @@ export type HashRequest =
       seq: number;
       /** Shared, or moved here (and moved back in the reply). */
       buffers: (SharedArrayBuffer | ArrayBuffer)[];
-      chunks: ReceivedChunk[];
+      /** Where each chunk lies (see `received-layout.ts`). */
+      layout: Uint32Array;
+      /** What each chunk must hash to: 32 bytes each. */
+      ids: Uint8Array;
       /** Where the pack is written first, and the folder it is renamed into. */
       tmpPath: string;
       packDir: string;
@@ -70,8 +64,8 @@ export type HashReply =
       seq: number;
       /** The chunks (by index) whose bytes hash to something else. */
       mismatched: { index: number; actual: string }[];
-      /** The pack written, if any chunk was to be written. */
-      pack?: { name: string; entries: PackEntry[] };
+      /** The pack written, if any chunk was to be written: which chunks, in file order, at which offsets. */
+      pack?: { name: string; chunks: Uint32Array; offsets: Uint32Array };
       /** The request's buffers, in its order: the moved ones moved back, for reuse. */
       buffers: (SharedArrayBuffer | ArrayBuffer)[];
     }
@@ -146,20 +140,29 @@ if (port) {
 
 function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
   mismatched: { index: number; actual: string }[];
-  pack?: { name: string; entries: PackEntry[] };
+  pack?: { name: string; chunks: Uint32Array; offsets: Uint32Array };
 } {
+  const { layout, ids } = m;
+  const count = layout.length / LAYOUT_FIELDS;
   const mismatched: { index: number; actual: string }[] = [];
-  const good: { id: string; bytes: Uint8Array }[] = [];
+  const good: { id: Uint8Array; bytes: Uint8Array }[] = [];
+  const chunks: number[] = [];
   const taken = new Set<string>();
-  m.chunks.forEach((chunk, index) => {
-    const bytes = new Uint8Array(m.buffers[chunk.buffer]!, chunk.offset, chunk.length);
-    const actual = createHash("sha256").update(bytes).digest("hex");
-    if (actual !== chunk.id) mismatched.push({ index, actual });
-    else if (chunk.write && !taken.has(chunk.id)) {
-      taken.add(chunk.id);
-      good.push({ id: chunk.id, bytes });
+  for (let index = 0; index < count; index++) {
+    const at = index * LAYOUT_FIELDS;
+    const bytes = new Uint8Array(m.buffers[layout[at]!]!, layout[at + 1]!, layout[at + 2]!);
+    const id = ids.subarray(index * 32, index * 32 + 32);
+    const actual = createHash("sha256").update(bytes).digest();
+    if (!actual.equals(id)) {
+      mismatched.push({ index, actual: actual.toString("hex") });
+      continue;
     }
-  });
+    const key = actual.toString("latin1");
+    if (layout[at + 3] === 0 || taken.has(key)) continue;
+    taken.add(key);
+    good.push({ id, bytes });
+    chunks.push(index);
+  }
   if (good.length === 0) return { mismatched };
   const { name, parts, entries } = encodeChunkPack(good);
   packFiles.writeNew(m.tmpPath, parts, 0o444);
@@ -178,5 +181,12 @@ function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
   } finally {
     closeSync(dir);
   }
-  return { mismatched, pack: { name, entries } };
+  return {
+    mismatched,
+    pack: {
+      name,
+      chunks: Uint32Array.from(chunks),
+      offsets: Uint32Array.from(entries, (e) => e.offset),
+    },
+  };
 }
