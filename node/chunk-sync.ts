@@ -108,6 +108,8 @@ export class ChunkSync {
    * again every manifest main names, only those it changed.
    */
   #manifests = new Map<string, readonly ManifestChunk[]>();
+  /** Stores of the manifests found by this pass, awaited before it ends: the pointer oid of each that failed. */
+  #manifestsStored: Promise<string | undefined>[] = [];
   readonly #progress: ChunkProgress = {
     wantedBlobs: 0,
     wantedChunks: 0,
@@ -190,8 +192,22 @@ export class ChunkSync {
       if (!chunks) {
         const bytes = (await reader.objects.readObject(file.oid)).content;
         try {
-          const added = await blobs.addManifest({ bytes, source: file.path, signal });
+          // Stored while its chunks are fetched: its fsyncs need not hold up the first request.
+          const added = blobs.startAddManifest({ bytes, source: file.path, signal });
           chunks = added.manifest.chunks;
+          this.#manifestsStored.push(
+            added.stored.then(
+              () => undefined,
+              (error: Error) => {
+                if (!signal.aborted) {
+                  this.#init.log(
+                    `chunks    cannot store the manifest of ${file.path}: ${error.message}`,
+                  );
+                }
+                return file.oid;
+              },
+            ),
+          );
         } catch (error) {
           if (!(error instanceof GdoError)) throw error;
           this.#init.log(`chunks    skipping ${file.path}: ${error.message}`);
@@ -217,6 +233,20 @@ export class ChunkSync {
 
   /** One pass: compute what is missing, fetch it from connected peers until done or stuck. */
   async run(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#fetchMissing(signal);
+    } finally {
+      // A pass is done once the manifests it found are durable too; one
+      // that could not be stored is read and stored again by the next.
+      for (const failed of await Promise.all(this.#manifestsStored.splice(0))) {
+        if (!failed) continue;
+        this.#manifests.delete(failed);
+        this.#wantedFor = undefined;
+      }
+    }
+  }
+
+  async #fetchMissing(signal: AbortSignal): Promise<void> {
     const { blobs } = this.#init;
     const wanted = await this.#wantedChunks(signal);
     const lengths = new Map(wanted.map((w) => [w.id, w.length]));

@@ -422,15 +422,41 @@ export class BlobStore {
     source: string;
     signal?: AbortSignal;
   }): Promise<BlobInfo> {
+    const { id, manifest, stored } = this.startAddManifest({
+      bytes,
+      source,
+      ...(signal ? { signal } : {}),
+    });
+    await stored;
+    return { id, manifest };
+  }
+
+  /**
+   * `addManifest` in two steps: returns once the manifest is parsed (a
+   * format error throws at once), with `stored` settling once it is
+   * durable. A fetch then asks for the chunks while the manifest's two
+   * fsyncs run; its chunks arrive fresh, inside gc's grace period, either way.
+   */
+  startAddManifest({
+    bytes,
+    source,
+    signal,
+  }: {
+    bytes: Uint8Array;
+    source: string;
+    signal?: AbortSignal;
+  }): BlobInfo & { stored: Promise<void> } {
     const manifest = parseManifest(bytes, source);
     const id = manifestId(bytes);
-    const leave = await this.lock.enterWriter({ signal });
-    try {
-      await this.writeManifest(id, bytes);
-    } finally {
-      await leave();
-    }
-    return { id, manifest };
+    const stored = (async () => {
+      const leave = await this.lock.enterWriter({ signal });
+      try {
+        await this.writeManifest(id, bytes);
+      } finally {
+        await leave();
+      }
+    })();
+    return { id, manifest, stored };
   }
 
   private async writeManifest(id: string, bytes: Uint8Array): Promise<void> {

@@ -121,7 +121,8 @@ export class ChunkStore {
    * memory. On the real filesystem the rest are looked up by fan-out folder,
    * synchronously (a thread-pool round trip per chunk costs more than the
    * lookup), yielding to the event loop between folders:
-   * - a folder that does not exist is looked up once, not once per chunk;
+   * - which folders exist is listed once: a store whose chunks are all in
+   *   packs (a node that only fetched) answers with one syscall;
    * - a folder asked for many chunks is listed once: a node asks this of
    *   every wanted chunk each time main moves, and once most folders hold a
    *   few chunk files (single chunks received), a stat per chunk cost a
@@ -144,8 +145,13 @@ export class ChunkStore {
         else byFolder.set(fanout, [id]);
       }
       const absent = new Set<string>();
+      const folders = byFolder.size > 0 ? listFolder(this.dir) : new Set<string>();
       let looked = 0;
       for (const [fanout, group] of byFolder) {
+        if (!folders.has(fanout)) {
+          for (const id of group) absent.add(id);
+          continue;
+        }
         const dir = join(this.dir, fanout);
         signal?.throwIfAborted();
         if (looked >= MISSING_SLICE) {
@@ -156,8 +162,6 @@ export class ChunkStore {
         const files = group.length >= LIST_FOLDER_FROM ? listFolder(dir) : undefined;
         if (files) {
           for (const id of group) if (!files.has(id.slice(2))) absent.add(id);
-        } else if (!statSync(dir, { throwIfNoEntry: false })) {
-          for (const id of group) absent.add(id);
         } else {
           for (const id of group) {
             if (!statSync(join(dir, id.slice(2)), { throwIfNoEntry: false })) absent.add(id);
@@ -566,7 +570,7 @@ function verifiedChunk<T extends Uint8Array>(
   return bytes;
 }
 
-/** The names in fan-out folder `dir`; empty if it does not exist. */
+/** The names in folder `dir`; empty if it does not exist. */
 function listFolder(dir: string): Set<string> {
   try {
     return new Set(readdirSync(dir));
