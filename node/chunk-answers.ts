@@ -140,13 +140,15 @@ export class ChunkAnswers<T> {
    * those asked before: call it before sending the GET.
    */
   expect(items: T[], ids: Uint8Array): Promise<Answered> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (items.length === 0) return Promise.resolve({ stored: Promise.resolve() });
     const { promise, resolve, reject } = Promise.withResolvers<Answered>();
-    // Awaited in order by the caller; a failure rejects all at once.
+    // Awaited in order by the caller, maybe after others fail: not an unhandled rejection meanwhile.
     promise.catch(() => {});
-    this.#asked.push({ items, ids, next: 0, stores: [], resolve, reject });
-    this.#armTimer();
+    if (this.#failure) reject(this.#failure);
+    else if (items.length === 0) resolve({ stored: Promise.resolve() });
+    else {
+      this.#asked.push({ items, ids, next: 0, stores: [], resolve, reject });
+      this.#armTimer();
+    }
     return promise;
   }
 
