@@ -58,6 +58,13 @@ const GROUP_BUFFER_BYTES = REQUEST_BYTES + 1024 * 1024;
 const STORING_PER_LANE = 2;
 /** Groups of a stream being stored before it is paused: those of the requests ahead and one more. */
 const STORING_PER_STREAM = REQUESTS_AHEAD + 1;
+/**
+ * A blob whose every chunk the store held at the end of a pass is not looked
+ * at again (a door's log line moves main every swipe; each move used to
+ * look up every chunk of every wanted blob), except by a full check this
+ * often, which catches a chunk lost since (one removed by `blob check`).
+ */
+const FULL_CHECK_MS = 10 * 60_000;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -74,7 +81,10 @@ export interface ChunkSyncInit {
 
 export interface ChunkProgress {
   wantedBlobs: number;
+  /** Chunks of the wanted blobs (those of complete blobs counted per blob). */
   wantedChunks: number;
+  /** Chunks the last pass looked up in the store: those of blobs not yet complete. */
+  checkedChunks: number;
   missingChunks: number;
   fetchedChunks: number;
   fetchedBytes: number;
@@ -108,11 +118,17 @@ export class ChunkSync {
    * again every manifest main names, only those it changed.
    */
   #manifests = new Map<string, readonly ManifestChunk[]>();
+  /** Pointer oids of wanted blobs whose every chunk is stored (see `FULL_CHECK_MS`), and since when the set is kept. */
+  #complete = new Set<string>();
+  #completeSince = Date.now();
+  /** The wanted blobs not yet complete, with their chunks: as of `#wantedFor`. */
+  #incomplete: { oid: string; chunks: readonly ManifestChunk[] }[] = [];
   /** Stores of the manifests found by this pass, awaited before it ends: the pointer oid of each that failed. */
   #manifestsStored: Promise<string | undefined>[] = [];
   readonly #progress: ChunkProgress = {
     wantedBlobs: 0,
     wantedChunks: 0,
+    checkedChunks: 0,
     missingChunks: 0,
     fetchedChunks: 0,
     fetchedBytes: 0,
@@ -172,18 +188,25 @@ export class ChunkSync {
     });
   }
 
-  /** The chunks of every wanted blob, by main's pointer files and the replicate rules. */
+  /** The chunks of every wanted blob not yet complete, by main's pointer files and the replicate rules. */
   async #wantedChunks(signal: AbortSignal): Promise<{ id: string; length: number }[]> {
     const { replica, blobs, replicate } = this.#init;
     const main = await replica.mainBlock();
     if (!main) return [];
+    if (Date.now() - this.#completeSince > FULL_CHECK_MS) {
+      this.#complete.clear();
+      this.#completeSince = Date.now();
+      this.#wantedFor = undefined;
+    }
     if (this.#wantedFor === main.oid) return this.#wanted;
     const me = main.charter.memberByKey(replica.key.publicKey)?.name ?? "";
     const reader = replica.verifier.reader;
     const seen = new Set<string>();
     const wanted: { id: string; length: number }[] = [];
     const manifests = new Map<string, readonly ManifestChunk[]>();
+    const incomplete: { oid: string; chunks: readonly ManifestChunk[] }[] = [];
     let count = 0;
+    let completeChunks = 0;
     for (const file of await reader.listFiles(main.tree)) {
       signal.throwIfAborted();
       if (!file.path.endsWith(POINTER_SUFFIX)) continue;
@@ -216,6 +239,11 @@ export class ChunkSync {
       }
       manifests.set(file.oid, chunks);
       count++;
+      if (this.#complete.has(file.oid)) {
+        completeChunks += chunks.length;
+        continue;
+      }
+      incomplete.push({ oid: file.oid, chunks });
       for (const c of chunks) {
         if (seen.has(c.id)) continue;
         seen.add(c.id);
@@ -224,11 +252,25 @@ export class ChunkSync {
     }
     this.#wantedFor = main.oid;
     this.#wanted = wanted;
+    this.#incomplete = incomplete;
     // Kept for the next block: only the manifests this one still names.
     this.#manifests = manifests;
+    for (const oid of this.#complete) if (!manifests.has(oid)) this.#complete.delete(oid);
     this.#progress.wantedBlobs = count;
-    this.#progress.wantedChunks = wanted.length;
+    this.#progress.wantedChunks = wanted.length + completeChunks;
     return wanted;
+  }
+
+  /** Marks the wanted blobs none of whose chunks is in `missing` complete. */
+  #markComplete(missing: { has(id: string): boolean }): void {
+    let marked = false;
+    for (const { oid, chunks } of this.#incomplete) {
+      if (chunks.some((c) => missing.has(c.id))) continue;
+      this.#complete.add(oid);
+      marked = true;
+    }
+    // The next pass leaves their chunks out.
+    if (marked) this.#wantedFor = undefined;
   }
 
   /** One pass: compute what is missing, fetch it from connected peers until done or stuck. */
@@ -241,6 +283,7 @@ export class ChunkSync {
       for (const failed of await Promise.all(this.#manifestsStored.splice(0))) {
         if (!failed) continue;
         this.#manifests.delete(failed);
+        this.#complete.delete(failed);
         this.#wantedFor = undefined;
       }
     }
@@ -251,8 +294,12 @@ export class ChunkSync {
     const wanted = await this.#wantedChunks(signal);
     const lengths = new Map(wanted.map((w) => [w.id, w.length]));
     const missing = await blobs.missingChunks({ ids: lengths.keys(), signal });
+    this.#progress.checkedChunks = lengths.size;
     this.#progress.missingChunks = missing.length;
-    if (missing.length === 0) return;
+    if (missing.length === 0) {
+      this.#markComplete(new Set());
+      return;
+    }
     const queue = new Map<string, Wanted>();
     for (const id of missing) queue.set(id, { id, length: lengths.get(id)!, excluded: new Set() });
     const inFlight = new Set<string>();
@@ -358,6 +405,7 @@ export class ChunkSync {
       this.#groupBuffers.clear();
     }
     this.#progress.missingChunks = queue.size;
+    this.#markComplete(queue);
     if (queue.size > 0 && peers.length > 0) {
       this.#init.log(
         `chunks    ${queue.size} chunk(s) not available from ${peers.length} connected peer(s); will retry`,

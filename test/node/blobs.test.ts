@@ -81,6 +81,13 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     for (const [name, inode] of manifests) {
       assert.equal(after.get(name), inode, `manifest ${name} was not written again`);
     }
+    // Both blobs complete: a later pass (one every 3 s here) looks up none of their chunks.
+    const settled = await waitFor("a pass that looks up no chunk", async () => {
+      const c = (await carol.status()).sync.chunks;
+      return c.checkedChunks === 0 && c.wantedBlobs === 2 ? c : undefined;
+    });
+    assert.ok(settled.wantedChunks > 0, "the blobs' chunks are still counted as wanted");
+    assert.equal(settled.missingChunks, 0);
   });
 
   it("should drop chunks whose bytes do not match their id and fetch them from an honest peer", async (t) => {
