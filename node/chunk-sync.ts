@@ -218,6 +218,8 @@ export class ChunkSync {
           // Stored while its chunks are fetched: its fsyncs need not hold up the first request.
           const added = blobs.startAddManifest({ bytes, source: file.path, signal });
           chunks = added.manifest.chunks;
+          // This node put it: every chunk is here already.
+          if (blobs.putComplete(added.id)) this.#complete.add(file.oid);
           this.#manifestsStored.push(
             added.stored.then(
               () => undefined,

@@ -203,6 +203,10 @@ async function loadConfig(
   return chunker;
 }
 
+/** How many recent puts `putComplete` knows of, and for how long. */
+const PUT_IDS_KEPT = 64;
+const PUT_HINT_MS = 60_000;
+
 export class BlobStore {
   /** `<dataDir>/blobs`. */
   readonly root: string;
@@ -215,6 +219,11 @@ export class BlobStore {
   private readonly clock: () => number;
   private readonly manifestsDir: string;
   private readonly tmpDir: string;
+  /**
+   * Blobs put by this store lately, with when, newest last (a bounded few):
+   * every chunk of each was stored by the put (see `putComplete`).
+   */
+  readonly #putIds = new Map<string, number>();
 
   constructor(parts: {
     fs: StoreFs;
@@ -401,6 +410,9 @@ export class BlobStore {
       const bytes = serializeManifest(manifest);
       const id = manifestId(bytes);
       await this.writeManifest(id, bytes);
+      this.#putIds.delete(id);
+      this.#putIds.set(id, this.clock());
+      if (this.#putIds.size > PUT_IDS_KEPT) this.#putIds.delete(this.#putIds.keys().next().value!);
       return { id, manifest, bytes, newChunks, newBytes };
     } finally {
       hasher?.discard();
@@ -432,10 +444,23 @@ export class BlobStore {
   }
 
   /**
+   * Whether blob `id` was put by this store within the last minute: its
+   * manifest and every chunk are stored, and a node need not look them up
+   * (the node that puts a blob sees its block next). A minute is far inside
+   * gc's grace period, so no gc, of this process or another, has removed
+   * them since. Only the last few puts are known.
+   */
+  putComplete(id: string): boolean {
+    const at = this.#putIds.get(id);
+    return at !== undefined && this.clock() - at < PUT_HINT_MS;
+  }
+
+  /**
    * `addManifest` in two steps: returns once the manifest is parsed (a
    * format error throws at once), with `stored` settling once it is
    * durable. A fetch then asks for the chunks while the manifest's two
    * fsyncs run; its chunks arrive fresh, inside gc's grace period, either way.
+   * A manifest this store put is not written again.
    */
   startAddManifest({
     bytes,
@@ -448,6 +473,7 @@ export class BlobStore {
   }): BlobInfo & { stored: Promise<void> } {
     const manifest = parseManifest(bytes, source);
     const id = manifestId(bytes);
+    if (this.putComplete(id)) return { id, manifest, stored: Promise.resolve() };
     const stored = (async () => {
       const leave = await this.lock.enterWriter({ signal });
       try {
@@ -880,6 +906,7 @@ export class BlobStore {
         await this.fs.unlink(join(this.manifestsDir, entry.id)).catch((error) => {
           if (errnoCode(error) !== "ENOENT") throw error;
         });
+        this.#putIds.delete(entry.id);
         report.removedManifests++;
       }
       for await (const file of this.chunks.list((p) => report.strayFiles.push(p))) {

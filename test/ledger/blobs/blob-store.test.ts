@@ -331,6 +331,27 @@ describe("blob store", () => {
     assert.deepEqual(manifest.chunker, small, "the parameters are recorded in each manifest");
   });
 
+  it("should know a blob it put a moment ago as complete, and not write its manifest again", async () => {
+    const dataDir = tempDir();
+    let now = Date.now();
+    const store = await open(dataDir, { clock: () => now });
+    const { bytes, id } = await store.put({ source: [sampleData(300_000, 12)] });
+    assert.equal(store.putComplete(id), true);
+    const path = join(dataDir, "blobs", "manifests", id);
+    const inode = statSync(path).ino;
+    const again = store.startAddManifest({ bytes, source: "blobs/a.blob" });
+    await again.stored;
+    assert.equal(again.id, id);
+    assert.equal(statSync(path).ino, inode, "not written again");
+    // A minute later (far inside gc's grace) it is looked at like any other.
+    now += 61_000;
+    assert.equal(store.putComplete(id), false);
+    await store.addManifest({ bytes, source: "blobs/a.blob" });
+    assert.notEqual(statSync(path).ino, inode, "written again");
+    // Another store (another process) never knew it.
+    assert.equal((await open(dataDir)).putComplete(id), false);
+  });
+
   it("should gc unreferenced chunks and keep live, young and referenced ones", async () => {
     const dataDir = tempDir();
     const store = await open(dataDir);
