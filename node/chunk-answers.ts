@@ -285,6 +285,8 @@ export class ChunkAnswers<T> {
         throw error;
       },
     );
+    // Seen by the answer's `stored` or by `#fail`, maybe later than it settles.
+    stored.catch(() => {});
     asked.stores.push(stored);
   }
 

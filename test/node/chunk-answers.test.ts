@@ -145,6 +145,29 @@ describe("chunk answers", () => {
     server.abort(new Error("test over"));
   });
 
+  it("should report a group that could not be stored in its answer, and read on", async () => {
+    const [server, client] = await streamPair();
+    let stores = 0;
+    const { answers } = reader(client, {
+      store: async (group) => {
+        // The first answer spills into two groups; the first of them fails at once.
+        if (stores++ === 0) throw new Error("disk full");
+        return group.buffer;
+      },
+    });
+    const first = [chunk("a", 12_000), chunk("b", 12_000), chunk("c", 100)];
+    const second = [chunk("d", 100)];
+    const one = answers.expect(first, idsOf(first));
+    const two = answers.expect(second, idsOf(second));
+    // b does not fit a's group: a's group is stored, and fails, before the rest of its answer comes.
+    server.send(Buffer.concat([answerOf(first[0]!), answerOf(first[1]!)]));
+    await new Promise((r) => setTimeout(r, 50));
+    server.send(Buffer.concat([answerOf(first[2]!), answerOf(second[0]!)]));
+    await assert.rejects((await one).stored, { message: "disk full" });
+    await (await two).stored;
+    server.abort(new Error("test over"));
+  });
+
   it("should fail what is asked when the peer stalls, ends early, or the node stops", async () => {
     const [quiet, listening] = await streamPair();
     const idle = reader(listening, { idleMs: 200 }).answers;
