@@ -391,9 +391,14 @@ export class FrameBatch {
     this.#lastStart = -1;
   }
 
+  /** Whether the batch reached `flushBytes` (and `flush` is due). */
+  get full(): boolean {
+    return this.#used >= this.#flushBytes;
+  }
+
   /** Sends the batch if it reached `flushBytes`. */
   async flushIfFull(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#used >= this.#flushBytes) await this.flush(options);
+    if (this.full) await this.flush(options);
   }
 
   /** Sends what is queued, waiting for the stream to drain when its buffer is full. */

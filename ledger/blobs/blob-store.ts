@@ -625,6 +625,16 @@ export class BlobStore {
   }
 
   /**
+   * A packed chunk's bytes, not re-hashed, read synchronously into
+   * `place(length)` (a node serving thousands of chunks to a peer, who
+   * hashes each): undefined where the chunk must be read with `readChunk`
+   * (not in a pack, or its pack just replaced).
+   */
+  readPackedChunk({ id, place }: { id: string; place?: Place }): Uint8Array | undefined {
+    return this.chunks.readPackedSync(id, place);
+  }
+
+  /**
    * Stores a chunk received from elsewhere: hashes `bytes`, refuses a mismatch
    * (`ChunkCorruptError`), writes atomically. Returns true if it was new.
    */

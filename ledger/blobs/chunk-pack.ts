@@ -188,6 +188,22 @@ export class ChunkPacks {
   }
 
   /**
+   * `read` without a promise, on the real filesystem: the chunk's bytes as
+   * stored, or undefined if no pack holds it, the packs are not on the real
+   * filesystem, or its pack is gone (`read` then looks again).
+   */
+  readSync(id: string, place?: Place): Uint8Array | undefined {
+    const at = this.#where.get(id);
+    if (!at || this.#fs !== nodeStoreFs) return undefined;
+    try {
+      return this.#preadSync(at.pack.path, at.entry, place);
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * Writes `chunks` (already verified, not yet stored) as one pack, durably:
    * temp file, fsync, rename into the pack folder, fsync the folder.
    */
@@ -368,25 +384,8 @@ export class ChunkPacks {
   }
 
   async #readAt(path: string, entry: PackEntry, place?: Place): Promise<Uint8Array> {
+    if (this.#fs === nodeStoreFs) return this.#preadSync(path, entry, place);
     const bytes = place ? place(entry.length) : Buffer.allocUnsafe(entry.length);
-    if (this.#fs === nodeStoreFs) {
-      // A synchronous pread on the pack kept open: chunks are small and
-      // served by the thousand; thread-pool round trips cost more than the reads.
-      let fd = this.#fds.get(path);
-      if (fd === undefined) {
-        fd = openSync(path, "r");
-        this.#fds.set(path, fd);
-      }
-      this.#fdsIdle.touch();
-      let off = 0;
-      while (off < bytes.length) {
-        const n = readSync(fd, bytes, off, bytes.length - off, entry.offset + off);
-        if (n === 0) break;
-        off += n;
-      }
-      // A short read (a truncated pack) returns what is there: the hash check refuses it.
-      return off === bytes.length ? bytes : bytes.subarray(0, off);
-    }
     const handle = await this.#fs.open(path, "r");
     try {
       let off = 0;
@@ -399,5 +398,27 @@ export class ChunkPacks {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * A synchronous pread on the pack kept open: chunks are small and served
+   * by the thousand; thread-pool round trips cost more than the reads.
+   */
+  #preadSync(path: string, entry: PackEntry, place?: Place): Uint8Array {
+    let fd = this.#fds.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, "r");
+      this.#fds.set(path, fd);
+    }
+    this.#fdsIdle.touch();
+    const bytes = place ? place(entry.length) : Buffer.allocUnsafe(entry.length);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = readSync(fd, bytes, off, bytes.length - off, entry.offset + off);
+      if (n === 0) break;
+      off += n;
+    }
+    // A short read (a truncated pack) returns what is there: the hash check refuses it.
+    return off === bytes.length ? bytes : bytes.subarray(0, off);
   }
 }

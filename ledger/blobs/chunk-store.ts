@@ -233,6 +233,19 @@ export class ChunkStore {
     return verify ? verifiedChunk(id, bytes, path, blob) : bytes;
   }
 
+  /**
+   * A packed chunk's bytes as stored (not hashed), read without a promise;
+   * undefined where `read` has to look further (not packed, not the real
+   * filesystem, its pack replaced meanwhile).
+   */
+  readPackedSync(id: string, place?: Place): Uint8Array | undefined {
+    const entry = this.packs.locate(id);
+    if (!entry) return undefined;
+    if (entry.length > MAX_CHUNK_SIZE)
+      throw oversizedChunk(id, entry.length, this.packs.dir, undefined);
+    return this.packs.readSync(id, place);
+  }
+
   /** A chunk's bytes as stored (not hashed), and the file they came from. */
   async #readStored(
     id: string,

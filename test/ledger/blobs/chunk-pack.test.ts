@@ -362,6 +362,27 @@ describe("chunk packs", () => {
     assert.deepEqual(await store.missingChunks({ ids }), expected);
   });
 
+  it("should read a packed chunk synchronously into the place it is given, and leave others to readChunk", async () => {
+    const store = await openStore(tempDir());
+    const packed = chunks(9, 11);
+    await store.writeVerifiedChunks({ chunks: packed });
+    const [single] = chunks(1, 12);
+    await store.writeVerifiedChunks({ chunks: [single!] });
+    const target = new Uint8Array(64 * 1024);
+    let asked = 0;
+    const place = (length: number) => {
+      asked++;
+      return target.subarray(100, 100 + length);
+    };
+    const got = store.readPackedChunk({ id: packed[4]!.id, place });
+    assert.equal(got?.buffer, target.buffer, "read into the place given");
+    assert.deepEqual(Buffer.from(got!), Buffer.from(packed[4]!.bytes));
+    assert.equal(store.readPackedChunk({ id: single!.id, place }), undefined, "a chunk file");
+    assert.equal(store.readPackedChunk({ id: sha(randomBytes(8)), place }), undefined, "unknown");
+    assert.equal(asked, 1, "no place taken for a chunk it does not read");
+    assert.deepEqual(await store.readChunk({ id: single!.id }), single!.bytes);
+  });
+
   it("should move received buffers to the hashing thread and back, and store what they hold", async () => {
     const dataDir = tempDir();
     const store = await openStore(dataDir);
