@@ -35,6 +35,20 @@ const ALIGN = 4096;
 const ADDRESS_STEP = 16;
 const DEFAULT_STAGING_BYTES = 4 * 1024 * 1024;
 
+/** A new file being written in order (`DirectFileWriter.create`). */
+export interface NewFile {
+  /**
+   * Appends `bytes`: copied at once where written direct, else written at
+   * `finish`; either way they must not change until then (a direct write
+   * the kernel refuses midway starts the file again through the page cache).
+   */
+  append(bytes: Uint8Array): void;
+  /** Writes what is left, truncates to its length, fsyncs and closes it. */
+  finish(): void;
+  /** Closes and removes it. */
+  discard(): void;
+}
+
 export class DirectFileWriter {
   readonly #stagingBytes: number;
   /** Undefined until first needed; null once direct writes proved impossible here. */
@@ -66,54 +80,109 @@ export class DirectFileWriter {
    * closes it. On failure it throws with the errno and removes what it created.
    */
   writeNew(path: string, parts: Uint8Array[], mode: number): void {
-    if (this.#direct) {
-      try {
-        this.#writeDirect(path, parts, mode);
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
-        // The filesystem refuses direct writes (or this alignment): stop trying.
-        this.#direct = false;
-        this.#staging = null;
-      }
-    }
-    this.#writeBuffered(path, parts, mode);
+    const file = this.create(path, mode);
+    for (const part of parts) file.append(part);
+    file.finish();
   }
 
-  #writeDirect(path: string, parts: Uint8Array[], mode: number): void {
+  /**
+   * Creates `path` (it must not exist) to be written in order: each part is
+   * copied while the caller still has it in the CPU's cache (a received
+   * chunk, just hashed), not in a second pass. On failure a call throws with
+   * the errno and removes what it created.
+   */
+  create(path: string, mode: number): NewFile {
+    if (this.#direct) {
+      try {
+        return this.#createDirect(path, mode);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+        this.#refused();
+      }
+    }
+    return createBuffered(path, mode);
+  }
+
+  /** The filesystem refuses direct writes (or this alignment): stop trying. */
+  #refused(): void {
+    this.#direct = false;
+    this.#staging = null;
+  }
+
+  #createDirect(path: string, mode: number): NewFile {
     const fd = openSync(
       path,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT,
       mode,
     );
-    closedOrRemoved(path, fd, () => {
-      const staging = this.#alignedStaging(fd);
-      let filled = 0;
-      let position = 0;
-      let total = 0;
-      for (const part of parts) {
-        let from = 0;
-        while (from < part.length) {
-          const take = Math.min(part.length - from, staging.length - filled);
-          staging.set(part.subarray(from, from + take), filled);
-          filled += take;
-          from += take;
-          if (filled === staging.length) {
-            writeFully(fd, staging, position);
-            position += filled;
-            filled = 0;
+    let staging: Buffer;
+    try {
+      staging = this.#alignedStaging(fd);
+    } catch (error) {
+      removeNew(path, fd);
+      throw error;
+    }
+    const appended: Uint8Array[] = [];
+    let filled = 0;
+    let position = 0;
+    let total = 0;
+    let open = true;
+    /** The same file through the page cache, once a direct write was refused midway. */
+    let buffered: NewFile | undefined;
+    const fail = (error: unknown): void => {
+      open = false;
+      removeNew(path, fd);
+      if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+      this.#refused();
+      buffered = createBuffered(path, mode);
+      for (const part of appended) buffered.append(part);
+    };
+    return {
+      append: (bytes) => {
+        if (buffered) return buffered.append(bytes);
+        appended.push(bytes);
+        total += bytes.length;
+        try {
+          let from = 0;
+          while (from < bytes.length) {
+            const take = Math.min(bytes.length - from, staging.length - filled);
+            staging.set(bytes.subarray(from, from + take), filled);
+            filled += take;
+            from += take;
+            if (filled === staging.length) {
+              writeFully(fd, staging, position);
+              position += filled;
+              filled = 0;
+            }
+          }
+        } catch (error) {
+          fail(error);
+        }
+      },
+      finish: () => {
+        if (!buffered) {
+          try {
+            if (filled > 0) {
+              const padded = Math.ceil(filled / ALIGN) * ALIGN;
+              staging.fill(0, filled, padded);
+              writeFully(fd, staging.subarray(0, padded), position);
+              ftruncateSync(fd, total);
+            }
+            fsyncSync(fd);
+          } catch (error) {
+            fail(error);
           }
         }
-        total += part.length;
-      }
-      if (filled > 0) {
-        const padded = Math.ceil(filled / ALIGN) * ALIGN;
-        staging.fill(0, filled, padded);
-        writeFully(fd, staging.subarray(0, padded), position);
-        ftruncateSync(fd, total);
-      }
-      fsyncSync(fd);
-    });
+        if (buffered) return buffered.finish();
+        open = false;
+        closeSync(fd);
+      },
+      discard: () => {
+        if (buffered) return buffered.discard();
+        if (open) removeNew(path, fd);
+        open = false;
+      },
+    };
   }
 
   /** The staging buffer, from an address the kernel accepts for direct writes to `fd`. */
@@ -136,28 +205,44 @@ export class DirectFileWriter {
       code: "EINVAL",
     });
   }
-
-  #writeBuffered(path: string, parts: Uint8Array[], mode: number): void {
-    const fd = openSync(path, "wx", mode);
-    closedOrRemoved(path, fd, () => {
-      writevFully(fd, parts);
-      fsyncSync(fd);
-    });
-  }
 }
 
-/** Runs `write` on the new file `fd` at `path`, then closes it; if `write` throws, the file is removed too. */
-function closedOrRemoved(path: string, fd: number, write: () => void): void {
+/** A new file written through the page cache: the parts are kept and written at `finish`. */
+function createBuffered(path: string, mode: number): NewFile {
+  const fd = openSync(path, "wx", mode);
+  const parts: Uint8Array[] = [];
+  let open = true;
+  return {
+    append: (bytes) => {
+      parts.push(bytes);
+    },
+    finish: () => {
+      try {
+        writevFully(fd, parts);
+        fsyncSync(fd);
+      } catch (error) {
+        open = false;
+        removeNew(path, fd);
+        throw error;
+      }
+      open = false;
+      closeSync(fd);
+    },
+    discard: () => {
+      if (open) removeNew(path, fd);
+      open = false;
+    },
+  };
+}
+
+/** Closes `fd` and removes the file it was created as. */
+function removeNew(path: string, fd: number): void {
   try {
-    write();
-  } catch (error) {
     closeSync(fd);
-    try {
-      unlinkSync(path);
-    } catch {}
-    throw error;
-  }
-  closeSync(fd);
+  } catch {}
+  try {
+    unlinkSync(path);
+  } catch {}
 }
 
 function writeFully(fd: number, bytes: Buffer, position: number): void {

@@ -19,7 +19,7 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
-import { encodeChunkPack } from "./chunk-pack-format.ts";
+import { encodeChunkPackIndex, MAGIC } from "./chunk-pack-format.ts";
 import { DirectFileWriter } from "./direct-file.ts";
 import { LAYOUT_FIELDS } from "./received-layout.ts";
 
@@ -145,48 +145,65 @@ function writeReceivedPack(m: Extract<HashRequest, { op: "pack" }>): {
   const { layout, ids } = m;
   const count = layout.length / LAYOUT_FIELDS;
   const mismatched: { index: number; actual: string }[] = [];
-  const good: { id: Uint8Array; bytes: Uint8Array }[] = [];
+  const entries: { id: Uint8Array; offset: number; length: number }[] = [];
   const chunks: number[] = [];
   const taken = new Set<string>();
-  for (let index = 0; index < count; index++) {
-    const at = index * LAYOUT_FIELDS;
-    const bytes = new Uint8Array(m.buffers[layout[at]!]!, layout[at + 1]!, layout[at + 2]!);
-    const id = ids.subarray(index * 32, index * 32 + 32);
-    const actual = createHash("sha256").update(bytes).digest();
-    if (!actual.equals(id)) {
-      mismatched.push({ index, actual: actual.toString("hex") });
-      continue;
-    }
-    const key = actual.toString("latin1");
-    if (layout[at + 3] === 0 || taken.has(key)) continue;
-    taken.add(key);
-    good.push({ id, bytes });
-    chunks.push(index);
-  }
-  if (good.length === 0) return { mismatched };
-  const { name, parts, entries } = encodeChunkPack(good);
-  packFiles.writeNew(m.tmpPath, parts, 0o444);
+  // Each chunk that matches goes into the pack right after it is hashed,
+  // while its bytes are still in the CPU's cache.
+  const file = packFiles.create(m.tmpPath, 0o444);
+  let offset = MAGIC.length;
   try {
-    renameSync(m.tmpPath, join(m.packDir, name));
-  } catch (error) {
+    file.append(MAGIC);
+    for (let index = 0; index < count; index++) {
+      const at = index * LAYOUT_FIELDS;
+      const bytes = new Uint8Array(m.buffers[layout[at]!]!, layout[at + 1]!, layout[at + 2]!);
+      const id = ids.subarray(index * 32, index * 32 + 32);
+      const actual = createHash("sha256").update(bytes).digest();
+      if (!actual.equals(id)) {
+        mismatched.push({ index, actual: actual.toString("hex") });
+        continue;
+      }
+      const key = actual.toString("latin1");
+      if (layout[at + 3] === 0 || taken.has(key)) continue;
+      taken.add(key);
+      file.append(bytes);
+      entries.push({ id, offset, length: bytes.length });
+      chunks.push(index);
+      offset += bytes.length;
+    }
+    if (entries.length === 0) {
+      file.discard();
+      return { mismatched };
+    }
+    const { index, trailer, name } = encodeChunkPackIndex(entries, offset);
+    file.append(index);
+    file.append(trailer);
+    file.finish();
     try {
-      unlinkSync(m.tmpPath);
-    } catch {}
+      renameSync(m.tmpPath, join(m.packDir, name));
+    } catch (error) {
+      try {
+        unlinkSync(m.tmpPath);
+      } catch {}
+      throw error;
+    }
+    // The rename is durable once the folder is.
+    const dir = openSync(m.packDir, "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return {
+      mismatched,
+      pack: {
+        name,
+        chunks: Uint32Array.from(chunks),
+        offsets: Uint32Array.from(entries, (e) => e.offset),
+      },
+    };
+  } catch (error) {
+    file.discard();
     throw error;
   }
-  // The rename is durable once the folder is.
-  const dir = openSync(m.packDir, "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-  return {
-    mismatched,
-    pack: {
-      name,
-      chunks: Uint32Array.from(chunks),
-      offsets: Uint32Array.from(entries, (e) => e.offset),
-    },
-  };
 }

@@ -31,6 +31,24 @@ describe("DirectFileWriter", () => {
     });
   }
 
+  for (const direct of [true, false]) {
+    it(`should write a file part by part, or remove it when discarded (${direct ? "direct" : "page cache"})`, () => {
+      const dir = tempDir();
+      const writer = new DirectFileWriter({ direct, stagingBytes: 8192 });
+      const path = join(dir, "kept");
+      const file = writer.create(path, 0o444);
+      const set = parts();
+      for (const part of set) file.append(part);
+      file.finish();
+      assert.deepEqual(readFileSync(path), Buffer.concat(set));
+      const dropped = writer.create(join(dir, "dropped"), 0o444);
+      dropped.append(randomBytes(10_000));
+      dropped.discard();
+      dropped.discard();
+      assert.deepEqual(readdirSync(dir), ["kept"]);
+    });
+  }
+
   it("should refuse a path that exists and leave that file as it was", () => {
     const dir = tempDir();
     const path = join(dir, "taken");
