@@ -13,7 +13,11 @@ import type { HashPool } from "./hash-pool.ts";
 
 type Chunk = { id: string; bytes: Uint8Array; write: boolean };
 
-/** What became of a batch: its chunks (by index) whose bytes hash to something else, and what they hash to; its buffers to use after (see `HashPool.receivedPack`). */
+/**
+ * What became of a batch: its chunks (by index) whose bytes hash to
+ * something else, and what they hash to; the buffers to use after (see
+ * `HashPool.receivedPack`).
+ */
 export interface BatchWritten {
   mismatched: Map<number, string>;
   returned: Map<ArrayBufferLike, ArrayBufferLike>;
