@@ -3,12 +3,12 @@
  * as the transport delivers them.
  *
  * Each chunk's bytes are copied into a group buffer (`ChunkGroup`) inside the
- * stream's message event, right after the transport decrypted them: the
- * copy reads bytes still in the CPU's cache, and the transport's buffer dies
- * young. Queued as views first and copied when read (the frame reader's
- * way), the bytes had left the cache: that copy was the receiving node's
- * largest cost after decryption (RFC 7), and the queued buffers outlived
- * minor collections, so major ones had to free them.
+ * stream's message event, right after the transport decrypted them: no
+ * frame is queued, no promise is made per chunk (a blob has thousands), and
+ * the transport's buffer is let go at once instead of waiting in a queue
+ * while groups are stored. The copy itself is the receiving node's largest
+ * cost after decryption (RFC 7); see `BufferPool.take` for what made it
+ * cheaper.
  *
  * Frames (see `frame.ts`) answer the GETs in order, one per asked id:
  *
