@@ -122,6 +122,10 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
 
   const limits = config.limits;
   const libp2p: Libp2p = await createLibp2p({
+    // Started below, once every listener is attached: mDNS finds a peer on
+    // the LAN within milliseconds of starting, and libp2p announces a peer
+    // as discovered only the first time it sees it.
+    start: false,
     privateKey: await libp2pKey(boot.key),
     addresses: { listen: config.listen },
     transports: [
@@ -222,8 +226,12 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
   libp2p.addEventListener("peer:disconnect", (event) => {
     peers.get(event.detail.toString()).connected = false;
   });
+  // Peers found on the LAN: dialed when found, and again with the bootstrap
+  // peers' backoff while not connected (libp2p announces each only once).
+  const discovered = new Map<string, PeerId>();
   libp2p.addEventListener("peer:discovery", (event) => {
     const peer = event.detail.id;
+    discovered.set(peer.toString(), peer);
     if (libp2p.getConnections(peer).length > 0 || !gate.decide(peer, "outbound").admit) return;
     log(`discovery found ${gate.nameOf(peer) ?? peer.toString()}; dialing`);
     libp2p.dial(peer).catch((error: Error) => {
@@ -322,6 +330,12 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
         if (libp2p.getConnections(id).length > 0) continue;
         missing = true;
         libp2p.dial(address, { signal: AbortSignal.timeout(10_000) }).catch(() => {});
+      }
+      for (const peer of discovered.values()) {
+        if (libp2p.getConnections(peer).length > 0 || !gate.decide(peer, "outbound").admit)
+          continue;
+        missing = true;
+        libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {});
       }
       redialDelay = missing ? Math.min(redialDelay * 2, 30_000) : 1_000;
       redialAt = Date.now() + redialDelay;
