@@ -203,6 +203,13 @@ async function loadConfig(
   return chunker;
 }
 
+/** A manifest from the ledger or a peer, and where it came from (named in errors). */
+interface ReceivedManifest {
+  bytes: Uint8Array;
+  source: string;
+  signal?: AbortSignal;
+}
+
 /** How many recent puts `putComplete` knows of, and for how long. */
 const PUT_IDS_KEPT = 64;
 const PUT_HINT_MS = 60_000;
@@ -425,20 +432,8 @@ export class BlobStore {
    * its id is the SHA-256 of `bytes`). Fetch the manifest before its chunks:
    * a fresh local manifest keeps its chunks live during gc's grace period.
    */
-  async addManifest({
-    bytes,
-    source,
-    signal,
-  }: {
-    bytes: Uint8Array;
-    source: string;
-    signal?: AbortSignal;
-  }): Promise<BlobInfo> {
-    const { id, manifest, stored } = this.startAddManifest({
-      bytes,
-      source,
-      ...(signal ? { signal } : {}),
-    });
+  async addManifest(received: ReceivedManifest): Promise<BlobInfo> {
+    const { id, manifest, stored } = this.startAddManifest(received);
     await stored;
     return { id, manifest };
   }
@@ -466,11 +461,7 @@ export class BlobStore {
     bytes,
     source,
     signal,
-  }: {
-    bytes: Uint8Array;
-    source: string;
-    signal?: AbortSignal;
-  }): BlobInfo & { stored: Promise<void> } {
+  }: ReceivedManifest): BlobInfo & { stored: Promise<void> } {
     const manifest = parseManifest(bytes, source);
     const id = manifestId(bytes);
     if (this.putComplete(id)) return { id, manifest, stored: Promise.resolve() };

@@ -24,15 +24,13 @@ export interface PackEntry {
 type Id = string | Uint8Array;
 
 /** A pack file's bytes (as parts to write in order) and its name. */
-export function encodeChunkPack<I extends Id>(
-  chunks: { id: I; bytes: Uint8Array }[],
-): {
+export function encodeChunkPack(chunks: { id: string; bytes: Uint8Array }[]): {
   name: string;
   parts: Uint8Array[];
   size: number;
-  entries: { id: I; offset: number; length: number }[];
+  entries: PackEntry[];
 } {
-  const entries: { id: I; offset: number; length: number }[] = [];
+  const entries: PackEntry[] = [];
   let offset = MAGIC.length;
   for (const chunk of chunks) {
     entries.push({ id: chunk.id, offset, length: chunk.bytes.length });

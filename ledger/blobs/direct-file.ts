@@ -76,16 +76,6 @@ export class DirectFileWriter {
   }
 
   /**
-   * Creates `path` (it must not exist), writes `parts` in order, fsyncs and
-   * closes it. On failure it throws with the errno and removes what it created.
-   */
-  writeNew(path: string, parts: Uint8Array[], mode: number): void {
-    const file = this.create(path, mode);
-    for (const part of parts) file.append(part);
-    file.finish();
-  }
-
-  /**
    * Creates `path` (it must not exist) to be written in order: each part is
    * copied while the caller still has it in the CPU's cache (a received
    * chunk, just hashed), not in a second pass. On failure a call throws with

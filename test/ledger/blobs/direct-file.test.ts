@@ -4,6 +4,14 @@ import { constants, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DirectFileWriter } from "../../../ledger/blobs/direct-file.ts";
+
+/** Creates `path`, writes `set` in order and finishes it. */
+function writeNew(writer: DirectFileWriter, path: string, set: Uint8Array[], mode: number): void {
+  const file = writer.create(path, mode);
+  for (const part of set) file.append(part);
+  file.finish();
+}
+
 import { tempDir } from "../../helpers/blob-store.ts";
 
 /** Parts of awkward sizes: empty, one byte, unaligned, and more than a staging buffer of 8 KiB. */
@@ -18,7 +26,7 @@ describe("DirectFileWriter", () => {
       const writer = new DirectFileWriter({ direct, stagingBytes: 8192 });
       for (const [k, set] of [parts(), parts(), [randomBytes(8192)]].entries()) {
         const path = join(dir, `f${k}`);
-        writer.writeNew(path, set, 0o444);
+        writeNew(writer, path, set, 0o444);
         assert.deepEqual(readFileSync(path), Buffer.concat(set), `file ${k}`);
         assert.equal(statSync(path).mode & 0o777, 0o444);
       }
@@ -55,7 +63,7 @@ describe("DirectFileWriter", () => {
     writeFileSync(path, "old");
     for (const direct of [true, false]) {
       const writer = new DirectFileWriter({ direct });
-      assert.throws(() => writer.writeNew(path, [randomBytes(100)], 0o444), { code: "EEXIST" });
+      assert.throws(() => writeNew(writer, path, [randomBytes(100)], 0o444), { code: "EEXIST" });
       assert.equal(readFileSync(path, "utf8"), "old");
     }
     assert.deepEqual(readdirSync(dir), ["taken"]);
