@@ -6,12 +6,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { constants, PerformanceObserver } from "node:perf_hooks";
 import { multiaddr } from "@multiformats/multiaddr";
 import { BufferPool } from "../node/chunk-group.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../node/config.ts";
 import { type RunningNode, startNode } from "../node/daemon.ts";
 import { benchContent } from "./_content.ts";
+import { type GcCount, gcCounts, gcDelta } from "./_gc.ts";
 import { type ThreadCpu, threadCpu, threadCpuSince } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
 
@@ -26,26 +26,8 @@ export type PeerRequest =
   | { kind: "profile"; start: false; path: string }
   | { kind: "stop" };
 
-/** Garbage collections so far, by kind: how many, and their pauses in ms. */
-export interface GcCount {
-  major: number;
-  majorMs: number;
-  minor: number;
-  minorMs: number;
-}
-const gc: GcCount = { major: 0, majorMs: 0, minor: 0, minorMs: 0 };
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
-      gc.major++;
-      gc.majorMs += entry.duration;
-    } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
-      gc.minor++;
-      gc.minorMs += entry.duration;
-    }
-  }
-}).observe({ entryTypes: ["gc"] });
+// Counted from start-up, so every phase's collections are seen.
+gcCounts();
 
 let node: RunningNode | undefined;
 let dataDir = "";
@@ -80,7 +62,7 @@ process.on("message", async (request: PeerRequest) => {
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
     } else if (request.kind === "cpu") {
       const used = process.cpuUsage();
-      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu(), gc: { ...gc } });
+      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu(), gc: gcCounts() });
     } else if (request.kind === "serveRaw") {
       // The blob's own bytes, from memory, in 256 KiB sends.
       const content = benchContent(request.seed, request.size);
@@ -96,7 +78,7 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const threads = threadCpu();
-      const gcBefore = { ...gc };
+      const gcBefore = gcCounts();
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
@@ -118,7 +100,7 @@ process.on("message", async (request: PeerRequest) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
       const threads = threadCpu();
-      const gcBefore = { ...gc };
+      const gcBefore = gcCounts();
       // Every 5 ms while the chunks move: polling every millisecond cost the
       // receiving node 70 ms of CPU per 256 MiB, on cores the transfer needs;
       // 5 ms costs a fifth of that and adds at most 5 ms to the time.
@@ -218,11 +200,6 @@ function since(
     seconds: (performance.now() - t) / 1000,
     cpu: (used.user + used.system) / 1e6,
     threads: threadCpuSince(threads),
-    gc: {
-      major: gc.major - gcBefore.major,
-      majorMs: gc.majorMs - gcBefore.majorMs,
-      minor: gc.minor - gcBefore.minor,
-      minorMs: gc.minorMs - gcBefore.minorMs,
-    },
+    gc: gcDelta(gcBefore, gcCounts()),
   };
 }

@@ -44,9 +44,10 @@ import { Ledger } from "../ledger/ledger.ts";
 import { generateKey } from "../ledger/sshkey.ts";
 import { NODE_ENV, nodeFlags } from "../node/process-options.ts";
 import { benchContent } from "./_content.ts";
+import { formatGc, type GcCount, gcDelta } from "./_gc.ts";
 import { appendSwipes } from "./_history.ts";
 import { postBlob } from "./_post-blob.ts";
-import type { GcCount, PeerRequest } from "./_sync-peer.ts";
+import type { PeerRequest } from "./_sync-peer.ts";
 import { formatThreadCpu, type ThreadCpu, threadCpuDelta } from "./_thread-cpu.ts";
 import { until } from "./_until.ts";
 
@@ -82,12 +83,7 @@ async function cpuSince(node: Node, before: Cpu): Promise<Cpu> {
   return {
     cpu: now.cpu - before.cpu,
     threads: threadCpuDelta(before.threads, now.threads),
-    gc: {
-      major: now.gc.major - before.gc.major,
-      majorMs: now.gc.majorMs - before.gc.majorMs,
-      minor: now.gc.minor - before.gc.minor,
-      minorMs: now.gc.minorMs - before.gc.minorMs,
-    },
+    gc: gcDelta(before.gc, now.gc),
   };
 }
 
@@ -336,10 +332,6 @@ interface Cpu {
 /** What the peer measured of a phase: wall time and its own CPU time, in seconds, and its collections. */
 interface Timed extends Cpu {
   seconds: number;
-}
-
-function formatGc({ major, majorMs, minor, minorMs }: GcCount): string {
-  return `${major} major (${majorMs.toFixed(0)} ms), ${minor} minor (${minorMs.toFixed(0)} ms)`;
 }
 
 /** CPU seconds (user + system, all threads) in a `process.cpuUsage` reading. */

@@ -38,7 +38,6 @@ import type { Replica } from "./replica.ts";
 
 export const CHUNK_PROTOCOL = "/gdo/chunks/1";
 export const GET = 0x01;
-export { CHUNK, MISSING };
 export const MAX_GET_IDS = 256;
 /** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
 const REQUEST_BYTES = 4 * 1024 * 1024;
