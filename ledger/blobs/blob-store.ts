@@ -664,11 +664,6 @@ export class BlobStore {
     chunks: { id: string; bytes: Uint8Array }[];
     signal?: AbortSignal;
   }): Promise<(boolean | ChunkCorruptError)[]> {
-    // A batch that becomes a pack, received into shared buffers.
-    if (chunks.length >= PACK_FROM && this.chunks.writesPacksOnThreads) {
-      if (chunks.every((c) => c.bytes.buffer instanceof SharedArrayBuffer))
-        return (await this.#writeReceivedOnThread(chunks, signal)).results;
-    }
     const refused: (ChunkCorruptError | undefined)[] = [];
     const fresh = new Map<string, { id: string; bytes: Uint8Array }>();
     for (const chunk of chunks) {

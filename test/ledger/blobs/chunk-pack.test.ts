@@ -275,17 +275,17 @@ describe("chunk packs", () => {
     for (const c of before) assert.deepEqual(await store.readChunk({ id: c.id }), c.bytes);
   });
 
-  it("should check and pack chunks received into shared memory on a hashing thread: bad bytes refused, duplicates and stored chunks not written twice", async () => {
+  it("should check and pack received chunks on a hashing thread: bad bytes refused, duplicates and stored chunks not written twice", async () => {
     const dataDir = tempDir();
     const store = await openStore(dataDir);
     const stored = chunks(10, 3);
     await store.writeVerifiedChunks({ chunks: stored });
     assert.equal(packs(dataDir).length, 1);
 
-    // As a receiving node holds them: one shared buffer per request's answer.
-    const shared = (list: { id: string; bytes: Uint8Array }[]) => {
+    // As a receiving node holds them: one buffer per request's answer.
+    const received = (list: { id: string; bytes: Uint8Array }[]) => {
       const size = list.reduce((n, c) => n + c.bytes.length, 0);
-      const buffer = new Uint8Array(new SharedArrayBuffer(size));
+      const buffer = new Uint8Array(size);
       let at = 0;
       return list.map((c) => {
         buffer.set(c.bytes, at);
@@ -295,14 +295,9 @@ describe("chunk packs", () => {
     };
     const fresh = chunks(12, 4);
     const forged = { id: fresh[5]!.id, bytes: randomBytes(fresh[5]!.bytes.length) };
-    const received = shared([
-      ...fresh.slice(0, 5),
-      forged,
-      ...fresh.slice(5),
-      fresh[0]!,
-      stored[2]!,
-    ]);
-    const results = await store.writeVerifiedChunks({ chunks: received });
+    const { results } = await store.writeReceivedChunks({
+      chunks: received([...fresh.slice(0, 5), forged, ...fresh.slice(5), fresh[0]!, stored[2]!]),
+    });
     assert.equal(results.length, 15);
     assert.deepEqual(results.slice(0, 5), Array(5).fill(true));
     assert.ok(results[5] instanceof Error, "the forged copy is refused");
@@ -317,9 +312,14 @@ describe("chunk packs", () => {
     assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), [], "no temp file left");
 
     // Batches that arrive while a pack is being written share the next pack.
-    const batches = [chunks(9, 5), chunks(9, 6), chunks(9, 7)].map(shared);
-    const all = await Promise.all(batches.map((b) => store.writeVerifiedChunks({ chunks: b })));
-    assert.deepEqual(all, [Array(9).fill(true), Array(9).fill(true), Array(9).fill(true)]);
+    const batches = [chunks(9, 5), chunks(9, 6), chunks(9, 7)];
+    const all = await Promise.all(
+      batches.map((b) => store.writeReceivedChunks({ chunks: received(b) })),
+    );
+    assert.deepEqual(
+      all.map((a) => a.results),
+      [Array(9).fill(true), Array(9).fill(true), Array(9).fill(true)],
+    );
     assert.equal(
       packs(dataDir).length,
       4,
@@ -428,15 +428,13 @@ describe("chunk packs", () => {
   it("should refuse a received batch whose pack cannot be written, leave no temp file, and store the batch once it can", async () => {
     const dataDir = tempDir();
     const store = await openStore(dataDir);
-    const batch = chunks(9, 8).map((c) => {
-      const bytes = new Uint8Array(new SharedArrayBuffer(c.bytes.length));
-      bytes.set(c.bytes);
-      return { id: c.id, bytes };
-    });
+    const batch = chunks(9, 8);
+    // As received: in a buffer of its own, which moves to the hashing thread.
+    const received = () => batch.map((c) => ({ id: c.id, bytes: Uint8Array.from(c.bytes) }));
     // The pack folder is gone: the thread writes the temp pack, the rename fails.
     const aside = join(dataDir, "aside");
     renameSync(packDir(dataDir), aside);
-    await assert.rejects(store.writeVerifiedChunks({ chunks: batch }), (error: Error) => {
+    await assert.rejects(store.writeReceivedChunks({ chunks: received() }), (error: Error) => {
       assert.equal((error as { code?: string }).code, "blob-write-failed");
       assert.match(error.message, /cannot write a pack of 9 received chunks .*ENOENT/);
       return true;
@@ -444,7 +442,10 @@ describe("chunk packs", () => {
     assert.deepEqual(readdirSync(join(dataDir, "blobs", "tmp")), [], "the temp pack is removed");
     renameSync(aside, packDir(dataDir));
     assert.equal((await store.missingChunks({ ids: batch.map((c) => c.id) })).length, 9);
-    assert.deepEqual(await store.writeVerifiedChunks({ chunks: batch }), Array(9).fill(true));
+    assert.deepEqual(
+      (await store.writeReceivedChunks({ chunks: received() })).results,
+      Array(9).fill(true),
+    );
     assert.deepEqual(await store.missingChunks({ ids: batch.map((c) => c.id) }), []);
   });
 });
