@@ -23,6 +23,11 @@
  * each measured phase only (`join-a`, `join-b`, `blob-a`, … `.cpuprofile`; of
  * the blob and raw phases, the last round;
  * a serves, b fetches).
+ *
+ * `GDO_BENCH_WINDOWS=1` prints each measured phase's span in CLOCK_MONOTONIC
+ * seconds, so a system-wide profile (every thread, the kernel's share too)
+ * can be cut to it: `perf record -k CLOCK_MONOTONIC -a -g -- npm run bench
+ * -- sync …`, then `perf report --time START,END` (RFC 7).
  */
 import { fork, spawnSync } from "node:child_process";
 import {
@@ -58,6 +63,7 @@ const root = mkdtempSync(join(tmpdir(), "gdo-bench-sync-"));
 const text = (s: string) => new TextEncoder().encode(s);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const profileDir = process.env.GDO_BENCH_PROFILE;
+const printWindows = process.env.GDO_BENCH_WINDOWS === "1";
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 type Node = Awaited<ReturnType<typeof startPeer>>;
 /** Starts profiling `nodes`' main threads (with `GDO_BENCH_PROFILE`). */
@@ -185,6 +191,7 @@ try {
     if (profiled) await profileStart(a);
     const blobSender0 = await cpuOf(a);
     const blob = await fetched;
+    logWindow(`blob round ${round}`, blob.seconds);
     const blobSender = await cpuSince(a, blobSender0);
     if (profiled) await profileStop("blob", { a, b });
     after = readFileSync(bRepo, "utf8").trim();
@@ -196,6 +203,7 @@ try {
       address: started.addresses[0]!,
       protocol: RAW,
     })) as Timed & { bytes: number };
+    logWindow(`raw round ${round}`, raw.seconds);
     const rawSender = await cpuSince(a, rawSender0);
     if (profiled) await profileStop("raw", { a, b });
     if (raw.bytes !== size) throw new Error(`raw stream carried ${raw.bytes} of ${size} bytes`);
@@ -361,6 +369,18 @@ function pageCacheCost(path: string, content: Buffer): { seconds: number; cpu: n
   const result = { seconds: (performance.now() - t) / 1000, cpu: seconds(process.cpuUsage(cpu)) };
   rmSync(path);
   return result;
+}
+
+/**
+ * With `GDO_BENCH_WINDOWS=1`: the phase that just ended, `seconds` long, as
+ * START,END in CLOCK_MONOTONIC seconds (Node's hrtime on Linux; perf's
+ * `-k CLOCK_MONOTONIC`). The phase's own clock ran in the peer, so the span
+ * is late by one IPC reply, well under a millisecond.
+ */
+function logWindow(phase: string, seconds: number): void {
+  if (!printWindows) return;
+  const end = Number(process.hrtime.bigint()) / 1e9;
+  log(`window    ${phase}: ${(end - seconds).toFixed(6)},${end.toFixed(6)}`);
 }
 
 /** The second node's process, ready for requests (one at a time). */
