@@ -32,6 +32,7 @@ import {
   BlobNotFoundError,
   ChunkCorruptError,
   ChunkerMismatchError,
+  ChunkMissingError,
   ManifestCorruptError,
 } from "./errors.ts";
 import { FastCdcCutter } from "./fastcdc.ts";
@@ -545,6 +546,15 @@ export class BlobStore {
     const manifest = await this.manifest({ id });
     const whole = createHash("sha256");
     const list = manifest.chunks;
+    // An incomplete blob (a node still fetching it) fails before its first
+    // byte, so no reader is handed a torn prefix; the chunks are not read.
+    const absent = await this.chunks.missing([...new Set(list.map((c) => c.id))], signal);
+    if (absent.length > 0) {
+      throw new ChunkMissingError(
+        `blob ${id} is incomplete here: ${absent.length} of its ${list.length} chunk(s) are not in the store (still being fetched?), ${absent[0]} first`,
+        { chunk: absent[0]!, blob: id },
+      );
+    }
     const read = (k: number) => {
       const p = this.chunks.read(list[k]!.id, { blob: id });
       p.catch(() => {}); // awaited in order below; silence early rejections of prefetches

@@ -284,6 +284,30 @@ describe("blob store", () => {
     );
   });
 
+  it("should refuse to read a blob whose chunks are only partly here, before its first byte", async () => {
+    const store = await open();
+    const data = sampleData(600_000, 11);
+    const { bytes, id, manifest } = await store.put({ source: [data] });
+    assert.ok(manifest.chunks.length >= 3, `several chunks (${manifest.chunks.length})`);
+    // A node still fetching it: the manifest and the first chunks only.
+    const other = await open();
+    await other.addManifest({ bytes, source: "blobs/partial.bin.blob" });
+    const have = manifest.chunks.slice(0, -1);
+    for (const { id: chunk } of have) {
+      await other.writeVerifiedChunk({ id: chunk, bytes: await store.readChunk({ id: chunk }) });
+    }
+    const last = manifest.chunks.at(-1)!.id;
+    const reader = other.get({ id })[Symbol.asyncIterator]();
+    await assert.rejects(reader.next(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "chunk-missing");
+      assert.match(e.message, new RegExp(`blob ${id} is incomplete here: 1 of its`));
+      assert.match(e.message, new RegExp(last));
+      return true;
+    });
+    await other.writeVerifiedChunk({ id: last, bytes: await store.readChunk({ id: last }) });
+    assert.ok((await readAll(other, id)).equals(data));
+  });
+
   it("should check structure, re-hash with readData, and list every blob affected by a bad or missing chunk", async () => {
     const dataDir = tempDir();
     const store = await open(dataDir);
