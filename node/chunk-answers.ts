@@ -269,7 +269,7 @@ export class ChunkAnswers<T> {
       return;
     }
     this.#storing++;
-    if (this.#storing >= this.#init.maxStoring && !this.#paused) {
+    if (this.#storing >= this.#init.maxStoring && !this.#paused && !this.#failure) {
       this.#paused = true;
       this.#stream.pause();
     }
@@ -323,8 +323,15 @@ export class ChunkAnswers<T> {
     if (this.#failure) return;
     this.#failure = error;
     this.#detach();
-    // A group still being filled was never handed to a store.
-    if (this.#group) this.#init.buffers.give(this.#group.buffer);
+    // The chunks of the group being filled that arrived whole are stored all
+    // the same (each is hashed before it is written, as any): a transfer cut
+    // off mid-answer then resumes without fetching them again. Not when this
+    // node is stopping.
+    const group = this.#group;
+    const current = this.#asked[0];
+    if (group && this.#part === Part.Body) group.dropLast();
+    if (group && current && !this.#init.signal.aborted) this.#storeGroup(current);
+    else if (group) this.#init.buffers.give(group.buffer);
     this.#group = undefined;
     for (const asked of this.#asked.splice(0)) {
       // Rejected once the answer's stores begun have settled, so none of its

@@ -33,6 +33,12 @@ export class ChunkGroup<T> {
     this.items.push({ item, bytes });
     return bytes;
   }
+
+  /** Takes back the item placed last (its bytes did not all arrive). */
+  dropLast(): void {
+    const last = this.items.pop();
+    if (last) this.#used -= last.bytes.length;
+  }
 }
 
 /**

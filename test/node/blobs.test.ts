@@ -126,6 +126,67 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     assert.match(carol.output, /refused {3}chunk [0-9a-f]{12} from liar: its bytes do not match/);
   });
 
+  it("should resume a transfer cut off mid-way, after a restart, fetching only what did not arrive", async (t) => {
+    const { nodes, cleanup } = await makeCluster([
+      { name: "alice", roles: ["admin"] },
+      { name: "quitter", roles: ["device"] },
+      { name: "carol", roles: ["device"] },
+    ]);
+    t.after(cleanup);
+    const [alice, quitter, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
+    // About 700 chunks; the quitter dies (kill -9 of itself) after serving 250.
+    quitter.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
+    quitter.env = { GDO_TEST_LIAR: "vanish:250" };
+    quitter.configure({ bootstrap: [alice.address] });
+    carol.configure({ bootstrap: [quitter.address, alice.address] });
+    alice.start();
+    quitter.start();
+    await Promise.all([alice.ready(), quitter.ready()]);
+    await waitFor("the quitter to join", () => sameMain([alice, quitter]));
+    const bytes = randomBytes(24 * 1024 * 1024);
+    const blob = await putBlob(alice, bytes, "blobs/images/door.img.blob");
+    await waitFor("the quitter to hold every chunk", async () => {
+      const c = (await quitter.status()).sync.chunks;
+      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
+    });
+    // Alice goes away, so carol can only fetch from the quitter.
+    await alice.stop();
+
+    carol.start();
+    await carol.ready();
+    await waitFor("the quitter to vanish mid-transfer", () => !quitter.running);
+    // What carol stored before losing its only source, once nothing more is arriving.
+    let stored = -1;
+    await waitFor("carol's store to settle", async () => {
+      const s = await carol.status();
+      const now = s.sync.chunks.fetchedBytes;
+      const settled = now === stored && !s.peers.some((p) => p.connected);
+      stored = now;
+      if (!settled) await new Promise((done) => setTimeout(done, 500));
+      return settled;
+    });
+    assert.ok(stored > 0, `carol stored part of the blob from the quitter (${stored} bytes)`);
+    assert.ok(stored < bytes.length, `the quitter vanished before the end (${stored} bytes)`);
+    assert.equal(await readBlob(carol, blob.id), undefined, "the blob is not readable yet");
+    await carol.kill9();
+
+    alice.start();
+    carol.start();
+    await Promise.all([alice.ready(), carol.ready()]);
+    const got = await waitFor("carol to read the blob", () => readBlob(carol, blob.id));
+    assert.ok(got.equals(bytes), "carol's copy is byte-identical");
+    const resumed = (await carol.status()).sync.chunks;
+    t.diagnostic(
+      `${stored} bytes stored from the quitter, ${resumed.fetchedBytes} fetched after the restart, of ${bytes.length}`,
+    );
+    assert.ok(resumed.fetchedBytes > 0, "the rest came from alice");
+    assert.ok(
+      resumed.fetchedBytes <= bytes.length - stored,
+      `nothing stored before the restart was fetched again: ${resumed.fetchedBytes} bytes after it, ${stored} before, of ${bytes.length}`,
+    );
+    assert.equal(resumed.refusedChunks, 0);
+  });
+
   it("should fetch only the blobs a node's replicate rules name, while keeping all of the ledger", async (t) => {
     const { nodes, cleanup } = await makeCluster([
       { name: "alice", roles: ["admin"] },

@@ -190,4 +190,39 @@ describe("chunk answers", () => {
     await assert.rejects(pending, { message: "node stopping" });
     server.abort(new Error("test over"));
   });
+
+  it("should store the chunks that arrived whole when the stream fails mid-answer, but not when the node stops", async () => {
+    const asked = [chunk("a", 3000), chunk("b", 4000), chunk("torn", 5000), chunk("never", 10)];
+    const cut = Buffer.concat([
+      answerOf(asked[0]!),
+      answerOf(asked[1]!),
+      answerOf(asked[2]!).subarray(0, 1000),
+    ]);
+
+    const [server, client] = await streamPair();
+    const { answers, stored } = reader(client);
+    const answer = answers.expect(asked, idsOf(asked));
+    sendInPieces(server, cut);
+    // Let every piece be delivered before the peer drops.
+    await new Promise((done) => setTimeout(done, 50));
+    server.abort(new Error("peer gone"));
+    // Rejected only once the chunks that arrived are stored.
+    await assert.rejects(answer, { message: /stream failed|before every GET was answered/ });
+    assert.deepEqual(
+      stored.map((group) => group.map((c) => c.name)),
+      [["a", "b"]],
+    );
+    assert.ok(stored[0]![1]!.bytes.equals(asked[1]!.bytes), "b's bytes, not the torn chunk's");
+
+    const [other, stopping] = await streamPair();
+    const controller = new AbortController();
+    const stop = reader(stopping, { signal: controller.signal });
+    const pending = stop.answers.expect(asked, idsOf(asked));
+    sendInPieces(other, cut);
+    await new Promise((done) => setTimeout(done, 50));
+    controller.abort(new Error("node stopping"));
+    await assert.rejects(pending, { message: "node stopping" });
+    assert.deepEqual(stop.stored, [], "nothing is written while the node stops");
+    other.abort(new Error("test over"));
+  });
 });
