@@ -5,7 +5,7 @@ import { type BlobStore, DEFAULT_GC_GRACE_MS, openBlobStore } from "../ledger/bl
 import type { ChunkSource } from "../ledger/blobs/chunk-stream.ts";
 import { StoreCheckError } from "../ledger/blobs/errors.ts";
 import { ledgerManifests } from "../ledger/blobs/ledger-manifests.ts";
-import { blobPointerPath, type Manifest, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
+import { blobPointerPath, checkPointerPath, type Manifest } from "../ledger/blobs/manifest.ts";
 import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
 import type { Command, CommandContext, ParsedArgs } from "./command.ts";
 import { stringOption } from "./command.ts";
@@ -67,6 +67,9 @@ const blobPut: Command = {
   async run(ctx, args) {
     expectPositionals(args, 1, putUsage);
     const name = args.positionals[0]!;
+    const pointerPath = stringOption(args, "path");
+    // Before the file is stored: a bad --path should cost nothing.
+    if (pointerPath !== undefined) checkPointerPath(pointerPath);
     let source: ChunkSource = process.stdin;
     let handle: FileHandle | undefined;
     if (name !== "-") {
@@ -95,9 +98,7 @@ const blobPut: Command = {
     // The pointer goes into the ledger, so the blob is signed, versioned and
     // replicated like everything else (and kept by gc).
     if (!args.values["no-ledger"] && (await ledgerExists(ctx))) {
-      const path = stringOption(args, "path") ?? blobPointerPath(result.id);
-      if (!path.endsWith(POINTER_SUFFIX))
-        throw new UsageError(`--path must end in ${POINTER_SUFFIX}`);
+      const path = pointerPath ?? blobPointerPath(result.id);
       const ledger = await openLedger(ctx);
       const block = await ledger.commit({
         key: await loadKey(ctx),

@@ -26,7 +26,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { writeFileAtomic } from "../ledger/atomic-file.ts";
 import { openBlobStore } from "../ledger/blobs/blob-store.ts";
-import { blobPointerPath } from "../ledger/blobs/manifest.ts";
+import { blobPointerPath, checkPointerPath } from "../ledger/blobs/manifest.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
 import { bootstrapNode } from "./bootstrap.ts";
 import { ChunkSync } from "./chunk-sync.ts";
@@ -298,6 +298,9 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
       },
       putBlob: async ({ source, path, message }) => {
         if (!replica.ledger) throw new Error("no ledger yet");
+        // Checked before the upload is stored: a pointer only counts as one
+        // (fetched by peers, kept by gc) under a name ending in .blob.
+        if (path !== undefined) checkPointerPath(path);
         const put = await blobs.put({ source });
         const where = path ?? blobPointerPath(put.id);
         const block = await replica.exclusive(() =>

@@ -8,6 +8,7 @@
  *   GET  /api/heads               local branches and remote-tracking heads
  *   POST /api/write               {message, files:{path:{text}|{base64}}, rm:[path], branch?}
  *   POST /api/blobs?path=P&message=M   body = blob bytes; stores it, commits the pointer file
+ *                                      (P ends in .blob, checked before storing; default blobs/<id>.blob)
  *   GET  /api/blobs/<id>          the blob's bytes (verified), 404 when absent or incomplete
  *   anything else                 the site plugin, else 404
  */
@@ -16,6 +17,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { writeFileAtomic } from "../ledger/atomic-file.ts";
+import { InvalidIdError } from "../ledger/blobs/errors.ts";
 import { GdoError, UsageError, VerificationError } from "../ledger/errors.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import type { SitePlugin } from "./site-server.ts";
@@ -167,8 +169,9 @@ export class HttpApi {
       res.destroy();
       return;
     }
-    if (error instanceof UsageError) {
-      json(res, { error: error.message, code: "usage" }, 400);
+    // A malformed request (a blob id that is not one) is the caller's to fix.
+    if (error instanceof UsageError || error instanceof InvalidIdError) {
+      json(res, { error: error.message, code: error.code }, 400);
       return;
     }
     if (error instanceof GdoError) {

@@ -18,6 +18,8 @@
  * and two byte strings never describe the same blob differently.
  */
 import { createHash } from "node:crypto";
+import { UsageError } from "../errors.ts";
+import { checkPath } from "../tree.ts";
 import {
   type ChunkerParams,
   formatChunkerParams,
@@ -197,6 +199,20 @@ export function manifestId(bytes: Uint8Array): string {
 export function blobPointerPath(id: string): string {
   assertHexId(id, "blob");
   return `blobs/${id}${POINTER_SUFFIX}`;
+}
+
+/**
+ * Refuses a path a blob's pointer cannot be recorded under: an unsafe one
+ * (`UnsafePathError`), or one not ending in `.blob` (`UsageError`), since
+ * peers fetch, and gc keeps, only blobs whose pointers end so.
+ */
+export function checkPointerPath(path: string): void {
+  checkPath(path);
+  if (!path.endsWith(POINTER_SUFFIX) || path.split("/").at(-1) === POINTER_SUFFIX) {
+    throw new UsageError(
+      `path '${path}' must name a file ending in ${POINTER_SUFFIX}: only such pointers are fetched by peers and kept by gc`,
+    );
+  }
 }
 
 function hasSeparatorOrControl(name: string): boolean {

@@ -38,4 +38,22 @@ describe("blobs recorded in the ledger", () => {
     assert.match((await ok(["blob", "gc", "--grace", "0"], cwd)).out, /removed [1-9]\d* chunks/);
     assert.match((await ok(["verify"], cwd)).out, /all valid/);
   });
+
+  test("should refuse a --path that is unsafe or not a .blob pointer before storing the file", async () => {
+    const cwd = scratch("gdo-blob-path-");
+    mkdirSync(join(cwd, "rfcs"));
+    await ok(["key", "new", "--comment", "alice"], cwd);
+    await ok(["init", "--founder", "alice"], cwd);
+    writeFileSync(join(cwd, "image.tar"), randomBytes(200_000));
+    const plain = await gdo(["blob", "put", "image.tar", "--path", "images/door"], cwd);
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.err, /path 'images\/door' must name a file ending in \.blob/);
+    const escaping = await gdo(["blob", "put", "image.tar", "--path", "../door.blob"], cwd);
+    assert.notEqual(escaping.code, 0);
+    assert.match(escaping.err, /'\.\.' component/);
+    assert.equal((await ok(["blob", "ls"], cwd)).out, "", "nothing was stored");
+    // The same put with a pointer path that peers see goes through.
+    await ok(["blob", "put", "image.tar", "--path", "blobs/door.tar.blob"], cwd);
+    assert.match((await ok(["blob", "ls"], cwd)).out, /^[0-9a-f]{64} 200000 \d+\n$/);
+  });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
@@ -124,6 +124,32 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     assert.ok(record.score < 0, `the liar's score dropped (${record.score})`);
     assert.ok(s.sync.chunks.refusedChunks > 0);
     assert.match(carol.output, /refused {3}chunk [0-9a-f]{12} from liar: its bytes do not match/);
+  });
+
+  it("should refuse a pointer path peers would not see, and a malformed id, before storing anything", async (t) => {
+    const { nodes, cleanup } = await makeCluster([{ name: "alice", roles: ["admin"] }]);
+    t.after(cleanup);
+    const alice = nodes.get("alice")!;
+    alice.start();
+    await alice.ready();
+    const main = await alice.main();
+    const bytes = randomBytes(300_000);
+    await assert.rejects(
+      putBlob(alice, bytes, "blobs/firmware"),
+      /→ 400: .*path 'blobs\/firmware' must name a file ending in \.blob/,
+    );
+    await assert.rejects(putBlob(alice, bytes, "../firmware.blob"), /→ 422: .*'\.\.' component/);
+    assert.equal(await alice.main(), main, "no block was written");
+    const manifests = join(alice.dataDir, "blobs", "manifests");
+    assert.deepEqual(
+      existsSync(manifests) ? readdirSync(manifests) : [],
+      [],
+      "the refused uploads were not stored",
+    );
+    const bad = await alice.get("/api/blobs/..%2Fkey");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.toString(), /"code": "invalid-id"/);
+    assert.equal((await alice.get(`/api/blobs/${"a".repeat(64)}`)).status, 404);
   });
 
   it("should resume a transfer cut off mid-way, after a restart, fetching only what did not arrive", async (t) => {
