@@ -30,7 +30,9 @@ import { blobPointerPath, checkPointerPath } from "../ledger/blobs/manifest.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
 import { bootstrapNode } from "./bootstrap.ts";
 import { ChunkSync } from "./chunk-sync.ts";
-import { loadConfig, type NodeConfig } from "./config.ts";
+import { configPath, loadConfig, type NodeConfig } from "./config.ts";
+import { lockDataDir } from "./data-lock.ts";
+import { ListenError } from "./errors.ts";
 import { MembershipGate } from "./gater.ts";
 import { apiToken, HttpApi } from "./http-api.ts";
 import { libp2pKey, parsePeerId } from "./identity.ts";
@@ -85,6 +87,19 @@ export function tokenPath(dataDir: string): string {
 }
 
 export async function startNode(input: StartNodeInput): Promise<RunningNode> {
+  const unlock = await lockDataDir(input.dataDir);
+  try {
+    return await startOnLockedDir(input, unlock);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+async function startOnLockedDir(
+  input: StartNodeInput,
+  unlock: () => Promise<void>,
+): Promise<RunningNode> {
   const { log } = input;
   const config = input.config ?? (await loadConfig(input.dataDir));
   const started = Date.now();
@@ -239,7 +254,20 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
     });
   });
 
-  await libp2p.start();
+  try {
+    await libp2p.start();
+  } catch (error) {
+    await Promise.resolve(libp2p.stop()).catch(() => {});
+    await blobs.close();
+    await replica.close();
+    if ((error as Error).name !== "UnsupportedListenAddressesError") throw error;
+    // libp2p's message is a paragraph per address; the first reason is the one to act on.
+    const reason = /(\/\S+): Error: ([^\n]+)/.exec((error as Error).message);
+    throw new ListenError(
+      configPath(input.dataDir),
+      reason ? `${reason[1]}: ${reason[2]}` : (error as Error).message,
+    );
+  }
   await ledgerSync.start();
   await chunks.start();
 
@@ -395,6 +423,7 @@ export async function startNode(input: StartNodeInput): Promise<RunningNode> {
       await blobs.close();
       await replica.close();
       await rm(runtimePath(input.dataDir), { force: true });
+      await unlock();
       log("stopped");
     })();
     return stopping;

@@ -35,3 +35,25 @@ export class NodeNotRunningError extends GdoError {
     super("node-not-running", `no running node for ${dataDir}: ${reason}`, { dataDir, reason });
   }
 }
+
+/** Another node (pid `owner`) runs on the data folder; `lock` is its lock file. */
+export class NodeAlreadyRunningError extends GdoError {
+  constructor(dataDir: string, owner: number | undefined, lock: string) {
+    super(
+      "node-running",
+      `a node is already running on ${dataDir}${owner ? ` (pid ${owner})` : ""}: stop it first, or give this one another data folder (--data); if no node runs, remove ${lock}`,
+      { dataDir, owner, lock },
+    );
+  }
+}
+
+/** libp2p could not listen on the configured addresses (a port in use, an address not here). */
+export class ListenError extends GdoError {
+  constructor(configFile: string, reason: string) {
+    super(
+      "listen-failed",
+      `cannot listen for peers: ${reason}; another program (or node) may hold the port: change 'listen' in ${configFile}`,
+      { configFile, reason },
+    );
+  }
+}
