@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { NotFoundError } from "../ledger/errors.ts";
 import { readKeyFile, writeKeyFile } from "../ledger/keyfile.ts";
 import { Ledger, MAIN } from "../ledger/ledger.ts";
+import { MissingObjectError } from "../ledger/repository.ts";
 import { generateKey, type SshPrivateKey } from "../ledger/sshkey.ts";
 import type { FileEdit } from "../ledger/tree-builder.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
@@ -97,8 +98,22 @@ export async function bootstrapNode(input: BootstrapInput): Promise<NodeState> {
   }
   const refs = await ledger.repo.listRefs("refs/");
   let blocks = 0;
-  for (const oid of refs.values())
-    blocks = Math.max(blocks, (await verify({ ledger, key }, oid)).generation);
+  for (const [ref, oid] of refs) {
+    let block: VerifiedBlock;
+    try {
+      block = await verify({ ledger, key }, oid);
+    } catch (error) {
+      // A ref naming a block the repository lacks: say which ref, in which ledger.
+      if (error instanceof MissingObjectError && error.data.oid === oid) {
+        throw new MissingObjectError(
+          oid,
+          `${ref} in ${input.ledgerPath} points to it: the ledger is damaged: restore it from a backup, or move it aside and let the node join again from a peer (bootstrap in config.json)`,
+        );
+      }
+      throw error;
+    }
+    blocks = Math.max(blocks, block.generation);
+  }
   // Main's charter from the verification just done (memoised), not the
   // ledger's own verifier, which would verify the whole history again.
   const charter = (await verify({ ledger, key }, await ledger.requireHead(MAIN))).charter;
