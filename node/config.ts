@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { multiaddr } from "@multiformats/multiaddr";
 import { ConfigError } from "./errors.ts";
+import { memberKeyOf, parsePeerId } from "./identity.ts";
 
 export interface Limits {
   /** Open connections at most (inbound and outbound). */
@@ -152,8 +153,25 @@ function multiaddrs(file: string, field: string, value: unknown, needPeer: boole
     } catch (error) {
       throw new ConfigError(file, where, `not a multiaddr: ${(error as Error).message}`);
     }
-    if (needPeer && !parsed.getComponents().some((c) => c.name === "p2p"))
-      throw new ConfigError(file, where, "must end with /p2p/<peer id> (the peer's member key)");
+    if (needPeer) {
+      const peer = parsed.getComponents().find((c) => c.name === "p2p")?.value;
+      if (!peer)
+        throw new ConfigError(file, where, "must end with /p2p/<peer id> (the peer's member key)");
+      // Only an ed25519 peer id can be a member's key (and a bad one would
+      // fail later, inside the node's redial timer).
+      let key: ReturnType<typeof memberKeyOf>;
+      try {
+        key = memberKeyOf(parsePeerId(peer));
+      } catch {
+        throw new ConfigError(
+          file,
+          where,
+          `'${peer}' is not a peer id (a member's starts 12D3KooW, as 'gdo node status' shows it)`,
+        );
+      }
+      if (!key)
+        throw new ConfigError(file, where, `'${peer}' is not an ed25519 peer id (a member key)`);
+    }
     return item;
   });
 }

@@ -50,9 +50,16 @@ export class NodeAlreadyRunningError extends GdoError {
 /** libp2p could not listen on the configured addresses (a port in use, an address not here). */
 export class ListenError extends GdoError {
   constructor(configFile: string, reason: string) {
+    const hint = /EADDRINUSE/.test(reason)
+      ? "another program (or node) holds that port"
+      : /EADDRNOTAVAIL/.test(reason)
+        ? "this machine has no such address"
+        : /EACCES/.test(reason)
+          ? "that port needs privileges this process lacks"
+          : "";
     super(
       "listen-failed",
-      `cannot listen for peers: ${reason}; another program (or node) may hold the port: change 'listen' in ${configFile}`,
+      `cannot listen for peers: ${reason}${hint ? `; ${hint}` : ""}: change 'listen' in ${configFile}`,
       { configFile, reason },
     );
   }

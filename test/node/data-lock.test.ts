@@ -69,7 +69,7 @@ describe("one node per data folder", () => {
     assert.equal(bob.proc!.exitCode, 3, bob.output);
     assert.match(
       bob.output,
-      /cannot listen for peers: .*EADDRINUSE.*change 'listen' in .*config\.json/,
+      /cannot listen for peers: .*EADDRINUSE.*; another program \(or node\) holds that port: change 'listen' in .*config\.json/,
     );
     assert.doesNotMatch(bob.output, /internal error/);
     assert.equal(existsSync(lockPath(bob.dataDir)), false, "bob's folder is not left locked");

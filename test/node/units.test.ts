@@ -104,6 +104,14 @@ describe("node config", () => {
     const cases: [unknown, RegExp][] = [
       [{ mdns: "yes" }, /field 'mdns'/],
       [{ bootstrap: ["/ip4/1.2.3.4/tcp/1"] }, /field 'bootstrap\[0\]'.*\/p2p\//],
+      [
+        { bootstrap: ["/ip4/1.2.3.4/tcp/1/p2p/xyz"] },
+        /field 'bootstrap\[0\]': 'xyz' is not a peer id/,
+      ],
+      [
+        { bootstrap: ["/ip4/1.2.3.4/tcp/1/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"] },
+        /field 'bootstrap\[0\]': 'Qm\w+' is not an ed25519 peer id/,
+      ],
       [{ listen: ["not a multiaddr"] }, /field 'listen\[0\]'/],
       [{ httpPort: 70000 }, /field 'httpPort'/],
       [{ limits: { maxInboundStreams: 0 } }, /field 'limits.maxInboundStreams'/],
