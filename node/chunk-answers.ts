@@ -65,6 +65,15 @@ export interface ChunkAnswersInit<T> {
   idleMs: number;
   /** Groups being stored at once before the stream is paused. */
   maxStoring: number;
+  /**
+   * With `lengthOf`: the slowest an answer may arrive, in bytes/s, timed from
+   * when it is the one being answered (it gets `idleMs` at least, and time
+   * this side held the stream paused is not counted). A peer that keeps a
+   * stream barely alive, a trickle that no idle timeout catches, fails it.
+   */
+  minRate?: number;
+  /** An item's expected length in bytes (for `minRate`). */
+  lengthOf?: (item: T) => number;
   /** Aborting it fails what is asked and aborts the stream (the node is stopping). */
   signal: AbortSignal;
 }
@@ -81,6 +90,11 @@ export class ChunkAnswers<T> {
   #storing = 0;
   #paused = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Fires when the answer being read is due in full (`minRate`). */
+  #deadline: NodeJS.Timeout | undefined;
+  /** Time this side held the stream paused, over its life (ms), and since when it holds it now. */
+  #pausedBefore = 0;
+  #pausedAt = 0;
   readonly #detach: () => void;
 
   // Where the frame being read stands.
@@ -131,6 +145,7 @@ export class ChunkAnswers<T> {
       stream.removeEventListener("close", onClose);
       signal.removeEventListener("abort", onAbort);
       clearTimeout(this.#timer);
+      clearTimeout(this.#deadline);
     };
     if (signal.aborted) onAbort();
   }
@@ -148,6 +163,7 @@ export class ChunkAnswers<T> {
     else {
       this.#asked.push({ items, ids, next: 0, stores: [], resolve, reject });
       this.#armTimer();
+      if (this.#asked.length === 1) this.#armDeadline();
     }
     return promise;
   }
@@ -256,6 +272,7 @@ export class ChunkAnswers<T> {
   /** The oldest GET is answered whole: its last group goes to be stored. */
   #answered(): void {
     const asked = this.#asked.shift()!;
+    this.#armDeadline();
     this.#storeGroup(asked);
     asked.resolve({ stored: Promise.all(asked.stores).then(() => {}) });
   }
@@ -271,6 +288,7 @@ export class ChunkAnswers<T> {
     this.#storing++;
     if (this.#storing >= this.#init.maxStoring && !this.#paused && !this.#failure) {
       this.#paused = true;
+      this.#pausedAt = performance.now();
       this.#stream.pause();
     }
     const stored = this.#init.store(group).then(
@@ -295,6 +313,7 @@ export class ChunkAnswers<T> {
     this.#storing--;
     if (this.#paused && this.#storing < this.#init.maxStoring && !this.#failure) {
       this.#paused = false;
+      this.#pausedBefore += performance.now() - this.#pausedAt;
       this.#timer?.refresh();
       try {
         this.#stream.resume();
@@ -317,6 +336,39 @@ export class ChunkAnswers<T> {
       }
     }, this.#init.idleMs).unref();
     this.#timer.refresh();
+  }
+
+  /** Times the answer now being read (the oldest GET), if `minRate` is set. */
+  #armDeadline(): void {
+    clearTimeout(this.#deadline);
+    const { minRate, lengthOf, idleMs } = this.#init;
+    const head = this.#asked[0];
+    if (!head || !minRate || !lengthOf) return;
+    let bytes = 0;
+    for (const item of head.items) bytes += lengthOf(item);
+    const dueMs = Math.max(idleMs, (bytes / minRate) * 1000);
+    const started = performance.now();
+    const pausedAtStart = this.#pausedMs(started);
+    const check = () => {
+      if (this.#asked[0] !== head || this.#failure) return;
+      // Time paused by this side (its disk behind) is not the peer's.
+      const now = performance.now();
+      const left = dueMs + (this.#pausedMs(now) - pausedAtStart) - (now - started);
+      if (left > 0) {
+        this.#deadline = setTimeout(check, left).unref();
+        return;
+      }
+      const error = new ProtocolError(
+        `an answer of ${bytes} bytes was not in after ${Math.round(now - started)} ms (slower than ${minRate} bytes/s); stream aborted`,
+      );
+      this.#fail(error);
+      this.#stream.abort(error);
+    };
+    this.#deadline = setTimeout(check, dueMs).unref();
+  }
+
+  #pausedMs(now: number): number {
+    return this.#pausedBefore + (this.#paused ? now - this.#pausedAt : 0);
   }
 
   #fail(error: Error): void {

@@ -20,6 +20,7 @@
  * queue for another peer. Progress survives a disconnect or a restart because
  * "what is missing" is always recomputed from the store.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { PeerId, Stream } from "@libp2p/interface";
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
 import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
@@ -334,9 +335,23 @@ export class ChunkSync {
       // received (at most STORING_PER_LANE requests still being written).
       const storing = new Set<Promise<void>>();
       const failed = (batch: Wanted[], error: unknown) => {
-        // A peer that fails mid-request (disconnect, reset) is not asked again this pass.
-        for (const w of batch) if (queue.has(w.id)) w.excluded.add(id);
-        this.#init.peers.get(id).lastError = (error as Error).message;
+        // A peer that fails mid-request (disconnect, reset, a trickle) is
+        // not asked again this pass for what it did not deliver.
+        let left = 0;
+        for (const w of batch) {
+          if (!queue.has(w.id)) continue;
+          w.excluded.add(id);
+          left++;
+        }
+        const record = this.#init.peers.get(id);
+        const reason = (error as Error).message;
+        // Once per reason, not once per lane.
+        if (left > 0 && record.lastError !== reason) {
+          this.#init.log(
+            `chunks    ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: ${reason}; ${left} chunk(s) left to other peers`,
+          );
+        }
+        record.lastError = reason;
       };
       try {
         for (;;) {
@@ -471,6 +486,8 @@ export class ChunkSync {
       maxChunk: MAX_CHUNK_SIZE,
       idleMs: limits.streamIdleMs,
       maxStoring: STORING_PER_STREAM,
+      minRate: limits.minChunkRate,
+      lengthOf: (w) => w.length,
       signal,
     });
     return {
@@ -536,6 +553,7 @@ export class ChunkSync {
       throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
     for (const chunk of ids as string[]) {
       const idBytes = Buffer.from(chunk, "hex");
+      if (hooks?.chunkDelayMs) await sleep(hooks.chunkDelayMs);
       // The chunk is read straight into the frame that carries it: no buffer
       // of its own, no copy into the batch. It is not re-hashed here: the
       // receiver hashes every chunk before storing it, and refuses (and

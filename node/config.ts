@@ -26,6 +26,11 @@ export interface Limits {
   fetchBatchCommits: number;
   /** Chunk requests in flight per peer. */
   chunkRequestsPerPeer: number;
+  /**
+   * The slowest a chunk request may be answered (bytes/s, `streamIdleMs` at
+   * least): a peer that trickles is left for others for that request.
+   */
+  minChunkRate: number;
 }
 
 export interface NodeConfig {
@@ -59,6 +64,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxQuarantineBytes: 256 * 1024 * 1024,
   fetchBatchCommits: 2_000,
   chunkRequestsPerPeer: 4,
+  minChunkRate: 64 * 1024,
 };
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -199,6 +205,7 @@ function limits(file: string, value: unknown): Limits {
     maxQuarantineBytes: [1024 * 1024, 16 * 1024 * 1024 * 1024],
     fetchBatchCommits: [1, 1_000_000],
     chunkRequestsPerPeer: [1, 64],
+    minChunkRate: [1024, 1024 * 1024 * 1024],
   };
   for (const key of Object.keys(v)) {
     if (!(key in bounds))

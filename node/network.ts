@@ -24,4 +24,6 @@ export interface ServeHooks {
     heads: Record<string, string>,
   ) => Record<string, string> | Promise<Record<string, string>>;
   chunk?: (id: string, bytes: Uint8Array) => Uint8Array;
+  /** Waits this long before serving each chunk (a peer on a crawling link). */
+  chunkDelayMs?: number;
 }

@@ -213,6 +213,54 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     assert.equal(resumed.refusedChunks, 0);
   });
 
+  it("should leave a peer that trickles its answers and take the chunks from another", async (t) => {
+    const { nodes, cleanup } = await makeCluster([
+      { name: "alice", roles: ["admin"] },
+      { name: "sloth", roles: ["device"] },
+      { name: "carol", roles: ["device"] },
+    ]);
+    t.after(cleanup);
+    const [alice, sloth, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
+    // About 10 chunks a second on each of its streams (~0.35 MiB/s), sent
+    // often enough for the idle timeout; carol asks for 1 MiB/s.
+    sloth.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
+    sloth.env = { GDO_TEST_LIAR: "slow:100" };
+    sloth.configure({ bootstrap: [alice.address] });
+    carol.configure({
+      bootstrap: [alice.address, sloth.address],
+      limits: { streamIdleMs: 2_000, minChunkRate: 1024 * 1024 },
+    });
+    alice.start();
+    sloth.start();
+    await Promise.all([alice.ready(), sloth.ready()]);
+    await waitFor("the sloth to join", () => sameMain([alice, sloth]));
+    const bytes = randomBytes(24 * 1024 * 1024);
+    const blob = await putBlob(alice, bytes, "blobs/images/lathe.img.blob");
+    await waitFor("the sloth to hold every chunk", async () => {
+      const c = (await sloth.status()).sync.chunks;
+      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
+    });
+
+    carol.start();
+    await carol.ready();
+    const got = await waitFor("carol to read the blob", () => readBlob(carol, blob.id));
+    assert.ok(got.equals(bytes), "carol's copy is byte-identical");
+    const s = await carol.status();
+    const fromSloth = s.peers.find((p) => p.id === sloth.peerId);
+    const fromAlice = s.peers.find((p) => p.id === alice.peerId);
+    assert.ok(fromSloth && fromAlice, JSON.stringify(s.peers));
+    assert.match(fromSloth.lastError ?? "", /an answer of \d+ bytes was not in after \d+ ms/);
+    assert.match(carol.output, /chunks {4}sloth: an answer of \d+ bytes was not in after/);
+    t.diagnostic(
+      `from alice ${fromAlice.chunkBytesIn} bytes, from the sloth ${fromSloth.chunkBytesIn} bytes`,
+    );
+    assert.ok(
+      fromAlice.chunkBytesIn > fromSloth.chunkBytesIn,
+      `most came from alice: ${fromAlice.chunkBytesIn} against ${fromSloth.chunkBytesIn} bytes`,
+    );
+    assert.equal(s.sync.chunks.refusedChunks, 0, "a slow peer is not a liar");
+  });
+
   it("should fetch only the blobs a node's replicate rules name, while keeping all of the ledger", async (t) => {
     const { nodes, cleanup } = await makeCluster([
       { name: "alice", roles: ["admin"] },

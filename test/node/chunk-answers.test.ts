@@ -191,6 +191,43 @@ describe("chunk answers", () => {
     server.abort(new Error("test over"));
   });
 
+  it("should fail an answer that trickles in slower than the minimum rate, keeping what arrived whole", async (t) => {
+    const options = { minRate: 10_000, lengthOf: (a: Asked) => a.bytes.length, idleMs: 300 };
+    const asked = [chunk("a", 1000), chunk("b", 9000)];
+    const bytes = Buffer.concat(asked.map(answerOf));
+
+    // 10,000 bytes at 10,000 bytes/s: due within a second; 2,000 bytes/s
+    // arrive, in pieces close enough together for the idle timer.
+    const [server, client] = await streamPair();
+    const { answers, stored } = reader(client, options);
+    const answer = answers.expect(asked, idsOf(asked));
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (sent < bytes.length) server.send(bytes.subarray(sent, sent + 100));
+      sent += 100;
+    }, 50);
+    t.after(() => clearInterval(trickle));
+    await assert.rejects(answer, { message: /an answer of 10000 bytes was not in after \d+ ms/ });
+    assert.ok(sent < bytes.length, "failed before the trickle was done");
+    assert.deepEqual(
+      stored.map((group) => group.map((c) => c.name)),
+      [["a"]],
+    );
+    server.abort(new Error("test over"));
+
+    // The same answer at full speed meets the same rate.
+    const [fast, reading] = await streamPair();
+    const quick = reader(reading, options);
+    const done = quick.answers.expect(asked, idsOf(asked));
+    fast.send(Buffer.concat(asked.map(answerOf)));
+    await (await done).stored;
+    assert.deepEqual(
+      quick.stored.flatMap((group) => group.map((c) => c.name)),
+      ["a", "b"],
+    );
+    fast.abort(new Error("test over"));
+  });
+
   it("should store the chunks that arrived whole when the stream fails mid-answer, but not when the node stops", async () => {
     const asked = [chunk("a", 3000), chunk("b", 4000), chunk("torn", 5000), chunk("never", 10)];
     const cut = Buffer.concat([
