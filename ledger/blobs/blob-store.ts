@@ -551,7 +551,7 @@ export class BlobStore {
     const absent = await this.chunks.missing([...new Set(list.map((c) => c.id))], signal);
     if (absent.length > 0) {
       throw new ChunkMissingError(
-        `blob ${id} is incomplete here: ${absent.length} of its ${list.length} chunk(s) are not in the store (still being fetched?), ${absent[0]} first`,
+        `blob ${id} is incomplete here: ${absent.length} of its ${list.length} chunk(s) are not in the store (not fetched yet, or lost: 'gdo blob check' tells), ${absent[0]} first`,
         { chunk: absent[0]!, blob: id },
       );
     }
