@@ -18,9 +18,9 @@
  * A frame of another kind, for another id, longer than a chunk can be, or
  * with no GET waiting for it fails the stream (`ProtocolError`), as does
  * silence for `idleMs` while an answer is awaited, or an answer arriving
- * slower than `minRate`. While `maxStoring` groups
- * are being stored the stream is paused, so Yamux stops granting the peer
- * window: what a slow disk holds back is the peer, not memory.
+ * slower than `minRate`. While `maxStoring` groups are being stored the
+ * stream is paused, so Yamux stops granting the peer window: what a slow
+ * disk holds back is the peer, not memory.
  */
 import type { Stream } from "@libp2p/interface";
 import { type BufferPool, ChunkGroup } from "./chunk-group.ts";
