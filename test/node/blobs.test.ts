@@ -3,12 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
-
-async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
-  const mains = await Promise.all(nodes.map((n) => n.main()));
-  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
-}
+import { makeCluster, sameMain, type TestNode, waitFor } from "./cluster.ts";
 
 async function putBlob(node: TestNode, bytes: Uint8Array, path: string) {
   const query = `?path=${encodeURIComponent(path)}&message=${encodeURIComponent(`add ${path}`)}`;
@@ -19,6 +14,23 @@ async function putBlob(node: TestNode, bytes: Uint8Array, path: string) {
 function manifestInodes(node: TestNode): Map<string, number> {
   const dir = join(node.dataDir, "blobs", "manifests");
   return new Map(readdirSync(dir).map((name) => [name, statSync(join(dir, name)).ino]));
+}
+
+/**
+ * Starts `alice` and `peer`, puts `bytes` on alice as `path`, and waits until
+ * `peer` has fetched every chunk of it (so it can serve them).
+ */
+async function heldByBoth(alice: TestNode, peer: TestNode, bytes: Uint8Array, path: string) {
+  alice.start();
+  peer.start();
+  await Promise.all([alice.ready(), peer.ready()]);
+  await waitFor(`${peer.name} to join`, () => sameMain([alice, peer]));
+  const blob = await putBlob(alice, bytes, path);
+  await waitFor(`${peer.name} to hold every chunk`, async () => {
+    const c = (await peer.status()).sync.chunks;
+    return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
+  });
+  return blob;
 }
 
 async function readBlob(node: TestNode, id: string): Promise<Buffer | undefined> {
@@ -98,18 +110,9 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     ]);
     t.after(cleanup);
     const [alice, liar, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
-    liar.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
-    liar.env = { GDO_TEST_LIAR: "chunks" };
-    alice.start();
-    liar.start();
-    await Promise.all([alice.ready(), liar.ready()]);
-    await waitFor("the liar to join", () => sameMain([alice, liar]));
+    liar.misbehave("chunks");
     const bytes = randomBytes(4 * 1024 * 1024);
-    const blob = await putBlob(alice, bytes, "blobs/firmware.bin.blob");
-    await waitFor("the liar to hold every chunk", async () => {
-      const c = (await liar.status()).sync.chunks;
-      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
-    });
+    const blob = await heldByBoth(alice, liar, bytes, "blobs/firmware.bin.blob");
 
     carol.start();
     await carol.ready();
@@ -161,20 +164,11 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     t.after(cleanup);
     const [alice, quitter, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
     // About 700 chunks; the quitter dies (kill -9 of itself) after serving 250.
-    quitter.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
-    quitter.env = { GDO_TEST_LIAR: "vanish:250" };
+    quitter.misbehave("vanish:250");
     quitter.configure({ bootstrap: [alice.address] });
     carol.configure({ bootstrap: [quitter.address, alice.address] });
-    alice.start();
-    quitter.start();
-    await Promise.all([alice.ready(), quitter.ready()]);
-    await waitFor("the quitter to join", () => sameMain([alice, quitter]));
     const bytes = randomBytes(24 * 1024 * 1024);
-    const blob = await putBlob(alice, bytes, "blobs/images/door.img.blob");
-    await waitFor("the quitter to hold every chunk", async () => {
-      const c = (await quitter.status()).sync.chunks;
-      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
-    });
+    const blob = await heldByBoth(alice, quitter, bytes, "blobs/images/door.img.blob");
     // Alice goes away, so carol can only fetch from the quitter.
     await alice.stop();
 
@@ -223,23 +217,14 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     const [alice, sloth, carol] = [...nodes.values()] as [TestNode, TestNode, TestNode];
     // About 10 chunks a second on each of its streams (~0.35 MiB/s), sent
     // often enough for the idle timeout; carol asks for 1 MiB/s.
-    sloth.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
-    sloth.env = { GDO_TEST_LIAR: "slow:100" };
+    sloth.misbehave("slow:100");
     sloth.configure({ bootstrap: [alice.address] });
     carol.configure({
       bootstrap: [alice.address, sloth.address],
       limits: { streamIdleMs: 2_000, minChunkRate: 1024 * 1024 },
     });
-    alice.start();
-    sloth.start();
-    await Promise.all([alice.ready(), sloth.ready()]);
-    await waitFor("the sloth to join", () => sameMain([alice, sloth]));
     const bytes = randomBytes(24 * 1024 * 1024);
-    const blob = await putBlob(alice, bytes, "blobs/images/lathe.img.blob");
-    await waitFor("the sloth to hold every chunk", async () => {
-      const c = (await sloth.status()).sync.chunks;
-      return c.wantedChunks > 0 && c.missingChunks === 0 && c.fetchedChunks > 0;
-    });
+    const blob = await heldByBoth(alice, sloth, bytes, "blobs/images/lathe.img.blob");
 
     carol.start();
     await carol.ready();

@@ -92,6 +92,12 @@ function nodeLogs(): string {
   return out;
 }
 
+/** The main every node in `nodes` is on, if they all are on the same one. */
+export async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
+  const mains = await Promise.all(nodes.map((n) => n.main()));
+  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
+}
+
 export interface MemberSpec {
   name: string;
   roles: string[];
@@ -124,6 +130,15 @@ export class TestNode {
 
   get gitdir(): string {
     return join(this.dataDir, "ledger.git");
+  }
+
+  /**
+   * Runs the node through the test-only entry that misbehaves as `mode` says
+   * (`GDO_TEST_LIAR`: blocks, chunks, vanish:N, slow:MS; see liar-node.ts).
+   */
+  misbehave(mode: string): void {
+    this.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
+    this.env = { GDO_TEST_LIAR: mode };
   }
 
   configure(config: Record<string, unknown>): void {

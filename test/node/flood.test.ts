@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { makeCluster, NODE_BIN, ROOT, type TestNode, waitFor } from "./cluster.ts";
-
-async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
-  const mains = await Promise.all(nodes.map((n) => n.main()));
-  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
-}
+import { makeCluster, NODE_BIN, ROOT, sameMain, waitFor } from "./cluster.ts";
 
 describe("floods", { timeout: 300_000 }, () => {
   it("should bound memory under oversized frames and a stream flood and keep honest peers syncing", async (t) => {

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { makeCluster, type TestNode, waitFor } from "./cluster.ts";
-
-async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
-  const mains = await Promise.all(nodes.map((n) => n.main()));
-  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
-}
+import { makeCluster, sameMain, type TestNode, waitFor } from "./cluster.ts";
 
 describe("a partitioned node", { timeout: 300_000 }, () => {
   it("should keep every block written on both sides of a kill -9 and converge after restart", async (t) => {

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { serializeMember } from "../../ledger/charter.ts";
 import { Repository } from "../../ledger/repository.ts";
-import { makeCluster, ROOT, type TestNode, waitFor } from "./cluster.ts";
-
-async function sameMain(nodes: TestNode[]): Promise<string | undefined> {
-  const mains = await Promise.all(nodes.map((n) => n.main()));
-  return mains.every((m) => m && m === mains[0]) ? mains[0] : undefined;
-}
+import { makeCluster, sameMain, waitFor } from "./cluster.ts";
 
 describe("membership gates the network", { timeout: 300_000 }, () => {
   it("should refuse a non-member, and disconnect a member when its revocation arrives", async (t) => {
@@ -65,8 +59,7 @@ describe("membership gates the network", { timeout: 300_000 }, () => {
     const alice = nodes.get("alice")!;
     const liar = nodes.get("liar")!;
     const bob = nodes.get("bob")!;
-    liar.entry = [join(ROOT, "test/node/fixtures/liar-node.ts")];
-    liar.env = { GDO_TEST_LIAR: "blocks" };
+    liar.misbehave("blocks");
     alice.start();
     liar.start();
     await Promise.all([alice.ready(), liar.ready()]);
