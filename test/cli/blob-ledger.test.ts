@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { gdo } from "../helpers/cli.ts";
-import { scratch } from "../helpers/ledger.ts";
+import { foundedByCli, gdo } from "../helpers/cli.ts";
 
 async function ok(args: string[], cwd: string) {
   const run = await gdo(args, cwd);
@@ -14,10 +13,7 @@ async function ok(args: string[], cwd: string) {
 
 describe("blobs recorded in the ledger", () => {
   test("should record a put as a signed pointer block and let gc remove only what no branch references", async () => {
-    const cwd = scratch("gdo-blob-ledger-");
-    mkdirSync(join(cwd, "rfcs"));
-    await ok(["key", "new", "--comment", "alice"], cwd);
-    await ok(["init", "--founder", "alice"], cwd);
+    const cwd = await foundedByCli("gdo-blob-ledger-");
     writeFileSync(join(cwd, "image.tar"), randomBytes(600_000));
     const put = await ok(["blob", "put", "image.tar"], cwd);
     const id = put.out.trim();
@@ -40,10 +36,7 @@ describe("blobs recorded in the ledger", () => {
   });
 
   test("should refuse a --path that is unsafe or not a .blob pointer before storing the file", async () => {
-    const cwd = scratch("gdo-blob-path-");
-    mkdirSync(join(cwd, "rfcs"));
-    await ok(["key", "new", "--comment", "alice"], cwd);
-    await ok(["init", "--founder", "alice"], cwd);
+    const cwd = await foundedByCli("gdo-blob-path-");
     writeFileSync(join(cwd, "image.tar"), randomBytes(200_000));
     const plain = await gdo(["blob", "put", "image.tar", "--path", "images/door"], cwd);
     assert.notEqual(plain.code, 0);

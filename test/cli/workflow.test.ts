@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { gdo } from "../helpers/cli.ts";
+import { foundedByCli, gdo } from "../helpers/cli.ts";
 import { scratch } from "../helpers/ledger.ts";
 
 const shared = join(import.meta.dirname, "..", "..", "..", "shared");
@@ -139,10 +139,7 @@ describe("the RFC workflow through the gdo command", () => {
   });
 
   test("should import the whole EIP corpus, every document imported or reported, and verify it", async () => {
-    const cwd = scratch("gdo-import-");
-    mkdirSync(join(cwd, "rfcs"));
-    await ok(["key", "new", "--comment", "alice"], cwd);
-    await ok(["init", "--founder", "alice"], cwd);
+    const cwd = await foundedByCli("gdo-import-");
     const out = await ok(
       ["rfc", "import", join(shared, "corpus", "eips"), "--batch", "--report", "report.json"],
       cwd,

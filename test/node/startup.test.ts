@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { NODE_ENV, nodeFlags } from "../../node/process-options.ts";
-import { gdo } from "../helpers/cli.ts";
-import { scratch } from "../helpers/ledger.ts";
+import { foundedByCli } from "../helpers/cli.ts";
 import { NODE_BIN, ROOT } from "./cluster.ts";
 
 describe("a node starting on a damaged ledger", () => {
   it("should stop with the ref, the ledger and what to do, and leave the folder unlocked", async () => {
-    const cwd = scratch("gdo-startup-");
-    mkdirSync(join(cwd, "rfcs"));
-    for (const args of [
-      ["key", "new", "--comment", "alice"],
-      ["init", "--founder", "alice"],
-    ]) {
-      const run = await gdo(args, cwd);
-      assert.equal(run.code, 0, run.err);
-    }
+    const cwd = await foundedByCli("gdo-startup-");
     const data = join(cwd, ".gdo");
     const missing = "0123456789abcdef0123456789abcdef01234567";
     writeFileSync(join(data, "ledger.git", "refs", "heads", "main"), `${missing}\n`);
