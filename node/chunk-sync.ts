@@ -348,7 +348,7 @@ export class ChunkSync {
         // Once per reason, not once per lane.
         if (left > 0 && record.lastError !== reason) {
           this.#init.log(
-            `chunks    ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: ${reason}; ${left} chunk(s) left to other peers`,
+            `chunks    ${this.#nameOf(peer)}: ${reason}; ${left} chunk(s) left to other peers`,
           );
         }
         record.lastError = reason;
@@ -466,7 +466,7 @@ export class ChunkSync {
               this.#progress.refusedChunks++;
               const banned = peers.penalize(id, BAD_CHUNK_PENALTY, `bad chunk ${w.id}`);
               log(
-                `refused   chunk ${w.id.slice(0, 12)} from ${this.#init.gate.nameOf(peer) ?? record.name ?? id}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
+                `refused   chunk ${w.id.slice(0, 12)} from ${this.#nameOf(peer)}: its bytes do not match its id${banned ? " (peer banned)" : ""}`,
               );
               return;
             }
@@ -515,6 +515,12 @@ export class ChunkSync {
         stream.abort(error);
       },
     };
+  }
+
+  /** How log lines name a peer: its member name, else its peer id. */
+  #nameOf(peer: PeerId): string {
+    const id = peer.toString();
+    return this.#init.gate.nameOf(peer) ?? this.#init.peers.get(id).name ?? id;
   }
 
   async #serve(stream: Stream, peer: PeerId): Promise<void> {

@@ -548,7 +548,7 @@ export class BlobStore {
     const list = manifest.chunks;
     // An incomplete blob (a node still fetching it) fails before its first
     // byte, so no reader is handed a torn prefix; the chunks are not read.
-    const absent = await this.chunks.missing([...new Set(list.map((c) => c.id))], signal);
+    const absent = await this.missingChunks({ ids: list.map((c) => c.id), signal });
     if (absent.length > 0) {
       throw new ChunkMissingError(
         `blob ${id} is incomplete here: ${absent.length} of its ${list.length} chunk(s) are not in the store (not fetched yet, or lost: 'gdo blob check' tells), ${absent[0]} first`,
