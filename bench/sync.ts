@@ -7,10 +7,10 @@
  *      other, next to a raw Noise+Yamux stream of as many bytes over the same
  *      connection (the baseline), and the ratio, in `rounds` rounds (default
  *      5: this VM's speed moves by a quarter between rounds) of a new blob
- *      then the raw stream, after a blob of the same size
- *      that warms the chunk path up (its time is printed, not counted),
- *      reporting each round and the medians; the same
- *      stream stored by the receiver as it arrives, and the ratio to that
+ *      then the raw stream, after a blob of the same size that warms the
+ *      chunk path up (its time is printed, not counted), reporting each
+ *      round and the medians; the same stream stored by the receiver as it
+ *      arrives, and the ratio to that
  *      (for reference); each node's CPU time; and what writing those bytes
  *      to a new file costs this machine.
  * Targets (issue 6): 10,000 blocks in under 10 s; blob ≥ 0.7× raw.
