@@ -32,6 +32,14 @@ const PACK_BYTES = 64 * 1024 * 1024;
 const MISSING_SLICE = 1024;
 /** `missing` lists a fan-out folder asked for at least this many chunks, rather than a stat each. */
 const LIST_FOLDER_FROM = 16;
+/**
+ * A fan-out folder whose size is at most this is listed rather than looked
+ * into a stat per chunk: one block of entries on ext4 (a few dozen chunk
+ * files), and at most a few hundred on tmpfs or btrfs.
+ */
+const SMALL_FOLDER_BYTES = 4096;
+/** A folder modified this recently is not remembered as empty (see `missing`). */
+const RACY_MS = 2000;
 
 const FANOUT = /^[0-9a-f]{2}$/;
 const REST = /^[0-9a-f]{62}$/;
@@ -66,6 +74,8 @@ export class ChunkStore {
   private readonly tmpDir: string;
   /** Writes received chunks as packs on a hashing thread (made on first use). */
   #received: ReceivedPacks | undefined;
+  /** Fan-out folders found empty, with their mtime (ns) then (see `missing`). */
+  readonly #emptyFolders = new Map<string, bigint>();
 
   constructor({
     fs,
@@ -121,15 +131,14 @@ export class ChunkStore {
    * memory. On the real filesystem the rest are looked up by fan-out folder,
    * synchronously (a thread-pool round trip per chunk costs more than the
    * lookup), yielding to the event loop between folders:
-   * - which folders exist is listed once: a store whose chunks are all in
-   *   packs (a node that only fetched) answers with one syscall;
-   * - a folder asked for many chunks is listed once: a node asks this of
-   *   every wanted chunk each time main moves, and once most folders hold a
-   *   few chunk files (single chunks received), a stat per chunk cost a
-   *   blob's 7,000 chunks 30 ms of the main thread, and more with every blob
-   *   the node keeps;
-   * - a folder asked for a few gets a stat per chunk (listing a folder of an
-   *   old store with thousands of files would cost more).
+   * - a folder found empty is not looked into again while its mtime stays
+   *   the same: a node that only fetches (its chunks all in packs) answers
+   *   with a stat per folder, where a stat per chunk cost a blob's 7,000
+   *   chunks 30 ms of the main thread;
+   * - a folder asked for many chunks, or small enough to list at once, is
+   *   listed once;
+   * - a large folder asked for a few gets a stat per chunk (listing a folder
+   *   of an old store with thousands of files would cost more).
    */
   async missing(ids: string[], signal?: AbortSignal): Promise<string[]> {
     await this.packs.refresh();
@@ -145,23 +154,28 @@ export class ChunkStore {
         else byFolder.set(fanout, [id]);
       }
       const absent = new Set<string>();
-      const folders = byFolder.size > 0 ? listFolder(this.dir) : new Set<string>();
       let looked = 0;
       for (const [fanout, group] of byFolder) {
-        if (!folders.has(fanout)) {
+        const dir = join(this.dir, fanout);
+        const folder = statSync(dir, { bigint: true, throwIfNoEntry: false });
+        if (!folder || this.#emptyFolders.get(fanout) === folder.mtimeNs) {
           for (const id of group) absent.add(id);
           continue;
         }
-        const dir = join(this.dir, fanout);
         signal?.throwIfAborted();
         if (looked >= MISSING_SLICE) {
           looked = 0;
           await new Promise(setImmediate);
         }
         looked += group.length;
-        const files = group.length >= LIST_FOLDER_FROM ? listFolder(dir) : undefined;
-        if (files) {
+        if (group.length >= LIST_FOLDER_FROM || folder.size <= SMALL_FOLDER_BYTES) {
+          const files = listFolder(dir);
           for (const id of group) if (!files.has(id.slice(2))) absent.add(id);
+          // A folder changed within the mtime's granularity of this listing
+          // could change again without its mtime moving ("racy git"): not kept.
+          if (files.size === 0 && Date.now() - Number(folder.mtimeNs / 1_000_000n) > RACY_MS) {
+            this.#emptyFolders.set(fanout, folder.mtimeNs);
+          }
         } else {
           for (const id of group) {
             if (!statSync(join(dir, id.slice(2)), { throwIfNoEntry: false })) absent.add(id);

@@ -6,6 +6,7 @@ import {
   renameSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -351,8 +352,8 @@ describe("chunk packs", () => {
     const ids = [
       ...packed.map((c) => c.id),
       ...many.map((c) => c.id), // 18 stored, 6 not: the folder is listed
-      ...few.map((c) => c.id), // 3 stored, 2 not: a stat each
-      ...nowhere.map((c) => c.id), // no such folders, one asked for many, one for few
+      ...few.map((c) => c.id), // 3 stored, 2 not: a small folder, listed too
+      ...nowhere.map((c) => c.id), // empty folders, one asked for many, one for few
       many[20]!.id, // asked twice, named once
     ];
     // By chunk, not by prefix: a packed chunk's id may start with "ef" too.
@@ -360,6 +361,42 @@ describe("chunk packs", () => {
     const expected = ids.slice(0, -1).filter((id) => absent.has(id));
     assert.equal(expected.length, 27);
     assert.deepEqual(await store.missingChunks({ ids }), expected);
+  });
+
+  it("should remember a fan-out folder found empty only until its mtime moves, and not one modified just now", async () => {
+    const dataDir = tempDir();
+    const store = await openStore(dataDir);
+    const folder = (prefix: string) => join(dataDir, "blobs", "chunks", prefix);
+    const [settled] = chunksIn("a1", 1);
+    const [racy] = chunksIn("b2", 1);
+    // Found empty, modified an hour ago: remembered.
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(folder("a1"), anHourAgo, anHourAgo);
+    // Found empty, modified a moment ago: the next change could keep its mtime.
+    const aMomentAgo = new Date(Date.now() - 100);
+    utimesSync(folder("b2"), aMomentAgo, aMomentAgo);
+    const both = [settled!.id, racy!.id];
+    assert.deepEqual(await store.missingChunks({ ids: both }), both);
+
+    // A chunk file arrives in each (another process's put): the folder's mtime moves.
+    await store.writeVerifiedChunks({ chunks: [settled!] });
+    await store.writeVerifiedChunks({ chunks: [racy!] });
+    assert.equal(chunkFileCount(dataDir), 2);
+    assert.deepEqual(await store.missingChunks({ ids: both }), []);
+
+    // Within the mtime's granularity a change may leave it as it was: the
+    // racy folder was not remembered, so its chunk is still found.
+    rmSync(join(folder("a1"), settled!.id.slice(2)));
+    utimesSync(folder("b2"), aMomentAgo, aMomentAgo);
+    assert.deepEqual(await store.missingChunks({ ids: both }), [settled!.id]);
+
+    // Whereas a folder remembered as empty is not listed again: the same
+    // change, with its mtime an hour old, goes unseen (what the racy rule is for).
+    utimesSync(folder("a1"), anHourAgo, anHourAgo);
+    assert.deepEqual(await store.missingChunks({ ids: both }), [settled!.id]);
+    await store.writeVerifiedChunks({ chunks: [settled!] });
+    utimesSync(folder("a1"), anHourAgo, anHourAgo);
+    assert.deepEqual(await store.missingChunks({ ids: both }), [settled!.id]);
   });
 
   it("should read a packed chunk synchronously into the place it is given, and leave others to readChunk", async () => {
