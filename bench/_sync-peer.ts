@@ -111,8 +111,14 @@ process.on("message", async (request: PeerRequest) => {
         },
         { ...fast, everyMs: 5 },
       );
-      // Chunks whose bytes did not match their ids: none, from an honest peer.
-      reply({ ...since(t, cpu, threads, gcBefore), refused: fetched().refusedChunks });
+      // Chunks whose bytes did not match their ids: none, from an honest
+      // peer; and the bytes stored, the blob's own once each (none twice).
+      const c = fetched();
+      reply({
+        ...since(t, cpu, threads, gcBefore),
+        refused: c.refusedChunks,
+        fetchedBytes: c.fetchedBytes - before,
+      });
     } else if (request.kind === "profile") {
       if (request.start) {
         profiler = new Session();

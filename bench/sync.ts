@@ -192,12 +192,18 @@ try {
     const profiled = round === rounds;
     if (profiled) await profileStart(b);
     const fetched = b.ask({ kind: "fetch", after, bytes: size }) as Promise<
-      Timed & { refused: number }
+      Timed & { refused: number; fetchedBytes: number }
     >;
     const put = await postBlob(started.httpPort, aDir, content, `bench-${round}.bin`);
     if (profiled) await profileStart(a);
     const blobSender0 = await cpuOf(a);
     const blob = await fetched;
+    // Only missing chunks move: a chunk stored twice would show here.
+    if (blob.fetchedBytes !== size) {
+      log(
+        `warning   round ${round} stored ${blob.fetchedBytes} chunk bytes for a ${size}-byte blob`,
+      );
+    }
     logWindow(`blob round ${round}`, blob.seconds);
     const blobSender = await cpuSince(a, blobSender0);
     if (profiled) await profileStop("blob", { a, b });

@@ -298,13 +298,20 @@ export class ChunkSync {
     const { blobs } = this.#init;
     const wanted = await this.#wantedChunks(signal);
     const queue = new Map<string, Wanted>();
+    // Those of the queue not in flight: a request takes from here, so it does
+    // not step over the chunks every other request holds (8 ms a 256 MiB blob).
+    const ready = new Map<string, Wanted>();
     // Which chunks are missing is looked up a slice at a time, and the lanes
     // start on the first: looking up a large blob's chunks took 10-30 ms
     // before the first request went out, with both nodes idle.
     const lookup = new MissingLookup({
       wanted,
       missing: (ids) => blobs.missingChunks({ ids, signal }),
-      found: (w) => queue.set(w.id, { id: w.id, length: w.length, excluded: new Set() }),
+      found: (w) => {
+        const wanted: Wanted = { id: w.id, length: w.length, excluded: new Set() };
+        queue.set(w.id, wanted);
+        ready.set(w.id, wanted);
+      },
     });
     this.#progress.checkedChunks = wanted.length;
     lookup.done.then(
@@ -322,7 +329,6 @@ export class ChunkSync {
       if (queue.size === 0) this.#markComplete(queue);
       return;
     }
-    const inFlight = new Set<string>();
     // The threads that check and write what arrives start while the first requests go out.
     blobs.warmHashThreads();
     const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
@@ -337,10 +343,10 @@ export class ChunkSync {
       );
       const batch: Wanted[] = [];
       let bytes = 0;
-      for (const w of queue.values()) {
-        if (inFlight.has(w.id) || w.excluded.has(peer)) continue;
+      for (const w of ready.values()) {
+        if (w.excluded.has(peer)) continue;
         batch.push(w);
-        inFlight.add(w.id);
+        ready.delete(w.id);
         bytes += w.length;
         if (batch.length >= MAX_GET_IDS || bytes >= target) break;
       }
@@ -350,8 +356,9 @@ export class ChunkSync {
     /** A request's chunks are no longer in flight: those not stored (refused, lacking, cut off) are to be asked for again. */
     const release = (batch: Wanted[]) => {
       for (const w of batch) {
-        inFlight.delete(w.id);
-        if (queue.has(w.id)) lookup.unrequestedBytes += w.length;
+        if (!queue.has(w.id)) continue;
+        ready.set(w.id, w);
+        lookup.unrequestedBytes += w.length;
       }
     };
     const lane = async (peer: PeerId) => {

@@ -221,7 +221,10 @@ export class ChunkStore {
   async present(ids: string[], now = new Date()): Promise<Set<string>> {
     const found = new Set<string>();
     if (ids.length >= PACK_FROM) {
-      for (const id of ids) if (await this.packs.touch(id, now)) found.add(id);
+      for (const id of ids) {
+        // A chunk about to be received is in no pack: no promise for it.
+        if (this.packs.locate(id) && (await this.packs.touch(id, now))) found.add(id);
+      }
       return found;
     }
     await Promise.all(
