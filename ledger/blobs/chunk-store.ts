@@ -175,6 +175,8 @@ export class ChunkStore {
           // could change again without its mtime moving ("racy git"): not kept.
           if (files.size === 0 && Date.now() - Number(folder.mtimeNs / 1_000_000n) > RACY_MS) {
             this.#emptyFolders.set(fanout, folder.mtimeNs);
+          } else {
+            this.#emptyFolders.delete(fanout);
           }
         } else {
           for (const id of group) {
