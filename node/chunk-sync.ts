@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { PeerId, Stream } from "@libp2p/interface";
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
 import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
-import { type ManifestChunk, POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
+import type { ManifestChunk } from "../ledger/blobs/manifest.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import { type Answered, CHUNK, ChunkAnswers, MISSING } from "./chunk-answers.ts";
@@ -36,6 +36,7 @@ import type { MembershipGate } from "./gater.ts";
 import { MissingLookup } from "./missing-lookup.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
+import { PointerFiles } from "./pointer-files.ts";
 import type { Replica } from "./replica.ts";
 
 export const CHUNK_PROTOCOL = "/gdo/chunks/1";
@@ -121,6 +122,8 @@ export class ChunkSync {
    * again every manifest main names, only those it changed.
    */
   #manifests = new Map<string, readonly ManifestChunk[]>();
+  /** Main's pointer files, listed again by the folders each block changed. */
+  readonly #pointerFiles = new PointerFiles();
   /** Pointer oids of wanted blobs whose every chunk is stored (see `FULL_CHECK_MS`), and since when the set is kept. */
   #complete = new Set<string>();
   #completeSince = Date.now();
@@ -210,9 +213,8 @@ export class ChunkSync {
     const incomplete: { oid: string; chunks: readonly ManifestChunk[] }[] = [];
     let count = 0;
     let completeChunks = 0;
-    for (const file of await reader.listFiles(main.tree)) {
+    for (const file of await this.#pointerFiles.list(reader, main.tree)) {
       signal.throwIfAborted();
-      if (!file.path.endsWith(POINTER_SUFFIX)) continue;
       if (!replicate.some((p) => matchesPattern(p, file.path, me))) continue;
       let chunks = manifests.get(file.oid) ?? this.#manifests.get(file.oid);
       if (!chunks) {
