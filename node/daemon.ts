@@ -270,6 +270,10 @@ async function startOnLockedDir(
   }
   await ledgerSync.start();
   await chunks.start();
+  // What a restart left unfetched is known at once (and the first pass's walk
+  // of main's tree falls in the start-up's burst, which the memory reducer
+  // gives back, rather than in an idle node 30 s later).
+  chunks.requestRun();
 
   const token = await apiToken(tokenPath(input.dataDir));
   const syncProgress = (): NodeStatus["sync"] => ({
