@@ -25,6 +25,7 @@ import type { PeerId, Stream } from "@libp2p/interface";
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
 import { MAX_CHUNK_SIZE } from "../ledger/blobs/chunk-store.ts";
 import type { ManifestChunk } from "../ledger/blobs/manifest.ts";
+import { PointerFiles } from "../ledger/blobs/pointer-files.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
 import { type Answered, CHUNK, ChunkAnswers, MISSING } from "./chunk-answers.ts";
@@ -36,7 +37,6 @@ import type { MembershipGate } from "./gater.ts";
 import { MissingLookup } from "./missing-lookup.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
-import { PointerFiles } from "./pointer-files.ts";
 import type { Replica } from "./replica.ts";
 
 export const CHUNK_PROTOCOL = "/gdo/chunks/1";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Repository, type TreeEntry } from "../../ledger/repository.ts";
-import { TreeReader } from "../../ledger/tree-reader.ts";
-import { PointerFiles } from "../../node/pointer-files.ts";
-import { scratch, text } from "../helpers/ledger.ts";
+import { PointerFiles } from "../../../ledger/blobs/pointer-files.ts";
+import { Repository, type TreeEntry } from "../../../ledger/repository.ts";
+import { TreeReader } from "../../../ledger/tree-reader.ts";
+import { scratch, text } from "../../helpers/ledger.ts";
 
 describe("pointer files", () => {
   it("should list every *.blob file with its path, and after a change walk only the trees that changed", async () => {

@@ -1,6 +1,7 @@
 /**
- * The blob pointer files (`*.blob`) in a ledger tree, listed again after
- * every block by walking only the folders that block changed.
+ * The blob pointer files (`*.blob`) in a ledger tree, listed again for
+ * another tree (the next block, another branch's head) by walking only the
+ * folders that differ from the last one listed.
  *
  * Git trees are named by their content, so a folder whose tree id is the
  * one seen last time holds the same pointer files as then. A door's log
@@ -9,8 +10,8 @@
  * after the first pass of an idle node, 13 MB of resident memory that
  * stayed (the walk's garbage grew V8's young generation).
  */
-import { POINTER_SUFFIX } from "../ledger/blobs/manifest.ts";
-import type { FileEntry, TreeReader } from "../ledger/tree-reader.ts";
+import type { FileEntry, TreeReader } from "../tree-reader.ts";
+import { POINTER_SUFFIX } from "./manifest.ts";
 
 const NONE: readonly FileEntry[] = Object.freeze([]);
 
