@@ -331,7 +331,7 @@ describe("chunk packs", () => {
     }
   });
 
-  it("should name the missing chunks in order among packed ones, chunk files in a folder asked for many or few, and folders that do not exist", async () => {
+  it("should name the missing chunks in order among packed ones, chunk files in a folder asked for many or few, and empty folders", async () => {
     const dataDir = tempDir();
     const store = await openStore(dataDir);
     const packed = chunks(10, 3);
