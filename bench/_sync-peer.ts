@@ -62,7 +62,12 @@ process.on("message", async (request: PeerRequest) => {
       reply({ chunks: status.sync.chunks, rss: status.node.memory.rss });
     } else if (request.kind === "cpu") {
       const used = process.cpuUsage();
-      reply({ cpu: (used.user + used.system) / 1e6, threads: threadCpu(), gc: gcCounts() });
+      reply({
+        cpu: (used.user + used.system) / 1e6,
+        threads: threadCpu(),
+        gc: gcCounts(),
+        faults: process.resourceUsage().minorPageFault,
+      });
     } else if (request.kind === "serveRaw") {
       // The blob's own bytes, from memory, in 256 KiB sends.
       const content = benchContent(request.seed, request.size);
@@ -79,6 +84,7 @@ process.on("message", async (request: PeerRequest) => {
       const cpu = process.cpuUsage();
       const threads = threadCpu();
       const gcBefore = gcCounts();
+      const faults = process.resourceUsage().minorPageFault;
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
@@ -87,7 +93,7 @@ process.on("message", async (request: PeerRequest) => {
         await store?.add(piece);
       }
       await store?.end();
-      reply({ bytes, ...since(t, cpu, threads, gcBefore) });
+      reply({ bytes, ...since(t, cpu, threads, gcBefore, faults) });
     } else if (request.kind === "fetch") {
       // From main leaving `after` (the block naming the blob arrived) until
       // `bytes` more chunk bytes are stored and none is missing.
@@ -101,6 +107,7 @@ process.on("message", async (request: PeerRequest) => {
       const cpu = process.cpuUsage();
       const threads = threadCpu();
       const gcBefore = gcCounts();
+      const faults = process.resourceUsage().minorPageFault;
       // Every 5 ms while the chunks move: polling every millisecond cost the
       // receiving node 70 ms of CPU per 256 MiB, on cores the transfer needs;
       // 5 ms costs a fifth of that and adds at most 5 ms to the time.
@@ -115,7 +122,7 @@ process.on("message", async (request: PeerRequest) => {
       // peer; and the bytes stored, the blob's own once each (none twice).
       const c = fetched();
       reply({
-        ...since(t, cpu, threads, gcBefore),
+        ...since(t, cpu, threads, gcBefore, faults),
         refused: c.refusedChunks,
         fetchedBytes: c.fetchedBytes - before,
       });
@@ -200,12 +207,14 @@ function since(
   cpu: NodeJS.CpuUsage,
   threads: ThreadCpu | undefined,
   gcBefore: GcCount,
-): { seconds: number; cpu: number; threads: ThreadCpu | undefined; gc: GcCount } {
+  faultsBefore: number,
+): { seconds: number; cpu: number; threads: ThreadCpu | undefined; gc: GcCount; faults: number } {
   const used = process.cpuUsage(cpu);
   return {
     seconds: (performance.now() - t) / 1000,
     cpu: (used.user + used.system) / 1e6,
     threads: threadCpuSince(threads),
     gc: gcDelta(gcBefore, gcCounts()),
+    faults: process.resourceUsage().minorPageFault - faultsBefore,
   };
 }

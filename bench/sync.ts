@@ -95,6 +95,7 @@ async function cpuSince(node: Node, before: Cpu): Promise<Cpu> {
     cpu: now.cpu - before.cpu,
     threads: threadCpuDelta(before.threads, now.threads),
     gc: gcDelta(before.gc, now.gc),
+    faults: now.faults - before.faults,
   };
 }
 
@@ -295,6 +296,10 @@ try {
   ] as const) {
     log(`gc        ${phase}: sender ${formatGc(sender.gc)}; receiver ${formatGc(receiver.gc)}`);
   }
+  // A fault per new 4 KiB page: 65,536 per 256 MiB of memory touched for the first time.
+  log(
+    `faults    blob: sender ${blobSender.faults}, receiver ${blob.faults}; raw: sender ${rawSender.faults}, receiver ${raw.faults}; raw+store: sender ${storedSender.faults}, receiver ${stored.faults} (minor page faults)`,
+  );
   // The stored copy stays until here: its pages, freed, would make this write cheaper.
   const disk = pageCacheCost(join(bDir, "page-cost.bin"), content);
   rmSync(storeIn, { force: true });
@@ -353,11 +358,16 @@ interface Started {
   httpPort: number;
 }
 
-/** CPU seconds: in all, and by kind of thread where the system tells; and the collections. */
+/**
+ * CPU seconds: in all, and by kind of thread where the system tells; the
+ * collections; and the minor page faults (memory the kernel had to hand the
+ * process: on a VM whose free memory goes back to the host, each is costly).
+ */
 interface Cpu {
   cpu: number;
   threads: ThreadCpu | undefined;
   gc: GcCount;
+  faults: number;
 }
 
 /** What the peer measured of a phase: wall time and its own CPU time, in seconds, and its collections. */
