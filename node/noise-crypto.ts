@@ -42,13 +42,16 @@ export const noiseCrypto: ICryptoInterface = {
     }
     const cipher = createCipheriv(ALGORITHM, keyObject(k), nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength });
-    if (plaintext instanceof Uint8Array) {
-      const body = cipher.update(plaintext);
-      const final = cipher.final();
-      const tag = cipher.getAuthTag();
-      return Buffer.concat([body, final, tag], body.length + final.length + tag.length);
-    }
+    // The ciphertext and its tag go out as a list, not joined: joining
+    // copied every message into one more new buffer (RFC 7).
     const output = new Uint8ArrayList();
+    if (plaintext instanceof Uint8Array) {
+      output.append(cipher.update(plaintext));
+      const final = cipher.final();
+      if (final.length > 0) output.append(final);
+      output.append(cipher.getAuthTag());
+      return output;
+    }
     for (const piece of plaintext) output.append(cipher.update(piece));
     const final = cipher.final();
     if (final.length > 0) output.append(final);
