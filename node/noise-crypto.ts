@@ -45,14 +45,8 @@ export const noiseCrypto: ICryptoInterface = {
     // The ciphertext and its tag go out as a list, not joined: joining
     // copied every message into one more new buffer (RFC 7).
     const output = new Uint8ArrayList();
-    if (plaintext instanceof Uint8Array) {
-      output.append(cipher.update(plaintext));
-      const final = cipher.final();
-      if (final.length > 0) output.append(final);
-      output.append(cipher.getAuthTag());
-      return output;
-    }
-    for (const piece of plaintext) output.append(cipher.update(piece));
+    if (plaintext instanceof Uint8Array) output.append(cipher.update(plaintext));
+    else for (const piece of plaintext) output.append(cipher.update(piece));
     const final = cipher.final();
     if (final.length > 0) output.append(final);
     output.append(cipher.getAuthTag());
