@@ -80,11 +80,7 @@ process.on("message", async (request: PeerRequest) => {
       });
       reply({ serving: true });
     } else if (request.kind === "raw") {
-      const t = performance.now();
-      const cpu = process.cpuUsage();
-      const threads = threadCpu();
-      const gcBefore = gcCounts();
-      const faults = process.resourceUsage().minorPageFault;
+      const start = phaseStart();
       const stream = await node!.libp2p.dialProtocol(multiaddr(request.address), request.protocol);
       const store = request.storeIn ? await storedAsReceived(request.storeIn) : undefined;
       let bytes = 0;
@@ -93,7 +89,7 @@ process.on("message", async (request: PeerRequest) => {
         await store?.add(piece);
       }
       await store?.end();
-      reply({ bytes, ...since(t, cpu, threads, gcBefore, faults) });
+      reply({ bytes, ...since(start) });
     } else if (request.kind === "fetch") {
       // From main leaving `after` (the block naming the blob arrived) until
       // `bytes` more chunk bytes are stored and none is missing.
@@ -103,11 +99,7 @@ process.on("message", async (request: PeerRequest) => {
       // Polled every millisecond, in-process: the clock starts when main moves.
       const fast = { timeoutMs: 600_000, everyMs: 1, what: "bench peer" };
       await until(() => readFileSync(mainRef, "utf8").trim() !== request.after, fast);
-      const t = performance.now();
-      const cpu = process.cpuUsage();
-      const threads = threadCpu();
-      const gcBefore = gcCounts();
-      const faults = process.resourceUsage().minorPageFault;
+      const start = phaseStart();
       // Every 5 ms while the chunks move: polling every millisecond cost the
       // receiving node 70 ms of CPU per 256 MiB, on cores the transfer needs;
       // 5 ms costs a fifth of that and adds at most 5 ms to the time.
@@ -122,7 +114,7 @@ process.on("message", async (request: PeerRequest) => {
       // peer; and the bytes stored, the blob's own once each (none twice).
       const c = fetched();
       reply({
-        ...since(t, cpu, threads, gcBefore, faults),
+        ...since(start),
         refused: c.refusedChunks,
         fetchedBytes: c.fetchedBytes - before,
       });
@@ -201,20 +193,31 @@ async function storedAsReceived(path: string) {
   };
 }
 
-/** Wall and CPU seconds (all threads, and by kind of thread) since `t` and `cpu`. */
-function since(
-  t: number,
-  cpu: NodeJS.CpuUsage,
-  threads: ThreadCpu | undefined,
-  gcBefore: GcCount,
-  faultsBefore: number,
-): { seconds: number; cpu: number; threads: ThreadCpu | undefined; gc: GcCount; faults: number } {
-  const used = process.cpuUsage(cpu);
+/** What a phase's figures are measured from (`since`). */
+function phaseStart() {
   return {
-    seconds: (performance.now() - t) / 1000,
+    t: performance.now(),
+    cpu: process.cpuUsage(),
+    threads: threadCpu(),
+    gc: gcCounts(),
+    faults: process.resourceUsage().minorPageFault,
+  };
+}
+
+/** Wall and CPU seconds (all threads, and by kind of thread), collections and minor page faults since `start`. */
+function since(start: ReturnType<typeof phaseStart>): {
+  seconds: number;
+  cpu: number;
+  threads: ThreadCpu | undefined;
+  gc: GcCount;
+  faults: number;
+} {
+  const used = process.cpuUsage(start.cpu);
+  return {
+    seconds: (performance.now() - start.t) / 1000,
     cpu: (used.user + used.system) / 1e6,
-    threads: threadCpuSince(threads),
-    gc: gcDelta(gcBefore, gcCounts()),
-    faults: process.resourceUsage().minorPageFault - faultsBefore,
+    threads: threadCpuSince(start.threads),
+    gc: gcDelta(start.gc, gcCounts()),
+    faults: process.resourceUsage().minorPageFault - start.faults,
   };
 }
