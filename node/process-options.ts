@@ -55,7 +55,7 @@ export function nodeFlags({ relative = false }: { relative?: boolean } = {}): st
  * encrypted message; as collections free them glibc gives the heap's top
  * back to the system, and the next allocations fault it in again a 4 KiB
  * page at a time: 33,000–41,000 faults per 256 MiB on the sending node,
- * several microseconds each on a VM. In 2 MiB pages that is 4,000–5,000,
+ * several microseconds each on a VM. In 2 MiB pages that is 3,400–5,200,
  * and the sending node's CPU for a 256 MiB blob fell from 1.0–1.2 s to
  * 0.55–0.6 s (RFC 7).
  *
