@@ -10,11 +10,16 @@
  * fsynced, for its size and extents and the device's write cache.
  *
  * `O_DIRECT` wants the memory, the file offset and the length aligned to the
- * device's logical block. JavaScript cannot see a buffer's address, so where
- * the staging buffer's aligned start lies is asked of the kernel once: a
- * direct write from a misaligned address fails with `EINVAL`. Where the flag
- * does not exist (not Linux) or is refused, files are written through the
- * page cache as before; the bytes on disk are the same either way.
+ * device's logical block, and runs far faster from page-aligned memory: on
+ * the VM measured, 16 MiB writes from an address 512 bytes past a page
+ * boundary (where `malloc` puts a large buffer's first 512-aligned byte)
+ * stored 119–125 MiB/s, the same writes from a page boundary 726–908. Every
+ * request the kernel builds from a misaligned buffer straddles pages, so the
+ * device gets many more, smaller pieces. JavaScript cannot see or choose a
+ * buffer's address, but a WebAssembly memory starts on a page (V8 maps it
+ * whole), so the staging buffer is one. Where the flag does not exist (not
+ * Linux) or a direct write is refused (`EINVAL`), files are written through
+ * the page cache; the bytes on disk are the same either way.
  *
  * Synchronous calls: it runs on a worker thread (`hash-worker.ts`).
  */
@@ -31,8 +36,14 @@ import {
 
 /** Covers logical blocks of 512 and 4,096 bytes. */
 const ALIGN = 4096;
-/** Addresses of V8's array buffers are at least this aligned. */
-const ADDRESS_STEP = 16;
+/** A WebAssembly memory grows by pages of this size. */
+const WASM_PAGE = 64 * 1024;
+/** Node's `WebAssembly` global (its types come with the DOM library, which this project does not load). */
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } };
+  }
+).WebAssembly;
 /**
  * A direct write goes to the device as requests of at most the queue's
  * `max_sectors_kb` (4 MiB on the VM measured), all in flight at once, and
@@ -184,25 +195,19 @@ export class DirectFileWriter {
     };
   }
 
-  /** The staging buffer, from an address the kernel accepts for direct writes to `fd`. */
+  /** The staging buffer, on a page boundary, once a direct write from it to `fd` was accepted. */
   #alignedStaging(fd: number): Buffer {
     if (this.#staging) return this.#staging;
-    const room = Buffer.allocUnsafeSlow(this.#stagingBytes + ALIGN);
-    room.fill(0, 0, 2 * ALIGN);
-    for (let start = 0; start < ALIGN; start += ADDRESS_STEP) {
-      try {
-        // Lands at offset 0 of the new file, which the real bytes overwrite.
-        writeSync(fd, room, start, ALIGN, 0);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "EINVAL") continue;
-        throw error;
-      }
-      this.#staging = room.subarray(start, start + this.#stagingBytes);
-      return this.#staging;
-    }
-    throw Object.assign(new Error("no aligned address accepted for a direct write"), {
-      code: "EINVAL",
-    });
+    const pages = Math.ceil(this.#stagingBytes / WASM_PAGE);
+    const staging = Buffer.from(new wasm.Memory({ initial: pages }).buffer).subarray(
+      0,
+      this.#stagingBytes,
+    );
+    // Lands at offset 0 of the new file, which the real bytes overwrite;
+    // a refusal (EINVAL) sends this file and the next through the page cache.
+    writeSync(fd, staging, 0, ALIGN, 0);
+    this.#staging = staging;
+    return staging;
   }
 }
 
