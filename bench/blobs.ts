@@ -9,6 +9,14 @@
  *   disk        the same number of new bytes written to one temp file
  *               (2 MiB writes), fsynced and renamed, as a put writes its
  *               packs: the floor under "put (new)"
+ *   receive     the same chunks handed to the store as a node receives
+ *               them from a peer (groups of a request's size, as many
+ *               outstanding as its lanes store at once): checked and written
+ *               as durable packs on the hashing thread. Alternated with
+ *               "direct": the same bytes to one new file by the same direct
+ *               writer (16 MiB `O_DIRECT` writes, one fsync), the device's
+ *               floor at that moment (this VM's disk varies by several
+ *               times from minute to minute, so each pair is printed)
  *
  * Input: 512 MiB of random bytes (or the MiB given), and, when a Docker
  * engine answers, two versions of a small image differing by one file.
@@ -22,7 +30,10 @@ import { join } from "node:path";
 import { openBlobStore } from "../ledger/blobs/blob-store.ts";
 import { type ByteReader, chunkStream } from "../ledger/blobs/chunk-stream.ts";
 import { DEFAULT_CHUNKER, formatChunkerParams } from "../ledger/blobs/chunker-params.ts";
+import { DirectFileWriter } from "../ledger/blobs/direct-file.ts";
 import { FastCdcCutter } from "../ledger/blobs/fastcdc.ts";
+import { REQUEST_BYTES, STORING_PER_LANE } from "../node/chunk-sync.ts";
+import { DEFAULT_LIMITS } from "../node/config.ts";
 import { buildAndSave, makeImageContext, patchImageContext } from "../scripts/container-image.ts";
 
 const MiB = 1024 * 1024;
@@ -145,6 +156,111 @@ async function diskBaseline(bytes: number) {
   );
 }
 
+/** `data`'s chunks (FastCDC, default parameters) in groups of about a chunk request's bytes, each on a buffer of its own. */
+function receivedGroups(data: Uint8Array): { id: string; bytes: Uint8Array }[][] {
+  const cutter = new FastCdcCutter(DEFAULT_CHUNKER);
+  const groups: { id: string; bytes: Uint8Array }[][] = [];
+  for (let start = 0; start < data.length; ) {
+    let end = start;
+    const lengths: number[] = [];
+    while (end < data.length && end - start < REQUEST_BYTES) {
+      const length = cutter.cut(data, end, data.length);
+      lengths.push(length);
+      end += length;
+    }
+    // A received answer arrives in a buffer of its own (moved to the hashing thread and back).
+    const buffer = new Uint8Array(end - start);
+    buffer.set(data.subarray(start, end));
+    let at = 0;
+    groups.push(
+      lengths.map((length) => {
+        const bytes = buffer.subarray(at, at + length);
+        at += length;
+        return { id: createHash("sha256").update(bytes).digest("hex"), bytes };
+      }),
+    );
+    start = end;
+  }
+  return groups;
+}
+
+/** Stores `groups` as a node stores what one peer sends: this many groups outstanding. */
+async function receive(groups: { id: string; bytes: Uint8Array }[][], outstanding: number) {
+  const dataDir = join(work, "received");
+  const store = await openBlobStore({ dataDir });
+  store.warmHashThreads();
+  // The threads start before the clock does, as they do in a node (chunk-sync warms them first).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  try {
+    const [, seconds, cpu] = await timed(async () => {
+      const storing = new Set<Promise<void>>();
+      for (const [k, chunks] of groups.entries()) {
+        // The buffer moves to the hashing thread and back: the views are
+        // made again on the one returned (read before it moves).
+        const given = chunks[0]!.bytes.buffer;
+        const places = chunks.map(({ id, bytes }) => ({
+          id,
+          at: bytes.byteOffset,
+          length: bytes.length,
+        }));
+        const stored: Promise<void> = store
+          .writeReceivedChunks({ chunks })
+          .then(({ results, returned }) => {
+            if (results.some((r) => r instanceof Error)) throw new Error("a chunk did not match");
+            const buffer = returned.get(given)!;
+            groups[k] = places.map(({ id, at, length }) => ({
+              id,
+              bytes: new Uint8Array(buffer, at, length),
+            }));
+          })
+          .finally(() => storing.delete(stored));
+        storing.add(stored);
+        if (storing.size >= outstanding) await Promise.race(storing);
+      }
+      await Promise.all(storing);
+    });
+    return { seconds, cpu };
+  } finally {
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `bytes` new bytes to one file in 16 MiB direct writes and one fsync (page-cache writes where the filesystem refuses). */
+async function directBaseline(bytes: number): Promise<number> {
+  const dir = join(work, "direct");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, "file");
+  const file = new DirectFileWriter({ stagingBytes: 16 * MiB });
+  const payload = randomBytes(16 * MiB);
+  const [, seconds] = await timed(() => {
+    const created = file.create(path, 0o444);
+    for (let written = 0; written < bytes; written += payload.length) {
+      created.append(payload.subarray(0, Math.min(payload.length, bytes - written)));
+    }
+    created.finish();
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return seconds;
+}
+
+async function measureReceive(data: Uint8Array, runs: number) {
+  const outstanding = DEFAULT_LIMITS.chunkRequestsPerPeer * STORING_PER_LANE;
+  const groups = receivedGroups(data);
+  console.log(
+    `
+receive: ${(data.length / MiB).toFixed(0)} MiB in ${groups.length} groups of about ${REQUEST_BYTES / MiB} MiB, ${outstanding} outstanding (${runs} runs, each next to its floor)`,
+  );
+  for (let run = 1; run <= runs; run++) {
+    const { seconds, cpu } = await receive(groups, outstanding);
+    const floor = await directBaseline(data.length);
+    const r = rate(data.length, seconds);
+    console.log(
+      `  run ${run}  receive ${fmt(r)}  cpu ${((cpu * 1000) / (data.length / MiB)).toFixed(2)} ms/MiB;  direct ${fmt(rate(data.length, floor))};  receive / direct = ${(floor / seconds).toFixed(2)}`,
+    );
+  }
+}
+
 /** Two images built FROM scratch that differ by one file, as the Docker test builds them. */
 function dockerImages(): [Buffer, Buffer] | undefined {
   if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0)
@@ -174,6 +290,7 @@ try {
   for (let o = 0; o < size; o += 16 * MiB) randomFillSync(data, o, Math.min(16 * MiB, size - o));
   const { first } = await measure("random data", data, 3);
   await diskBaseline(first.newBytes);
+  await measureReceive(data.subarray(0, Math.min(size, 256 * MiB)), 3);
 
   const images = dockerImages();
   if (!images) console.log("\ndocker images: skipped (no Docker engine answers `docker info`)");

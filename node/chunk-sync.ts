@@ -43,7 +43,7 @@ export const CHUNK_PROTOCOL = "/gdo/chunks/1";
 export const GET = 0x01;
 export const MAX_GET_IDS = 256;
 /** A GET asks for about this many bytes (by manifest lengths), so one slow request holds little. */
-const REQUEST_BYTES = 4 * 1024 * 1024;
+export const REQUEST_BYTES = 4 * 1024 * 1024;
 /** The smallest request, when there is little to fetch. */
 const MIN_REQUEST_BYTES = 256 * 1024;
 /** Requests sent on a stream before their answers are read. */
@@ -59,7 +59,7 @@ const BAD_CHUNK_PENALTY = 5;
  */
 const GROUP_BUFFER_BYTES = REQUEST_BYTES + 1024 * 1024;
 /** Requests per lane whose chunks may still be being written while the next is received. */
-const STORING_PER_LANE = 2;
+export const STORING_PER_LANE = 2;
 /** Groups of a stream being stored before it is paused: those of the requests ahead and one more. */
 const STORING_PER_STREAM = REQUESTS_AHEAD + 1;
 /**
