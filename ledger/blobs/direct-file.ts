@@ -45,15 +45,14 @@ const wasm = (
   }
 ).WebAssembly;
 /**
- * A direct write goes to the device as requests of at most the queue's
- * `max_sectors_kb` (4 MiB on the VM measured), all in flight at once, and
- * the call returns when the last is done: the staging size is the queue
- * depth a single thread gets. On a day that VM's disk took tens of ms per
- * request, received packs were stored at 95–103 MiB/s with 4 MiB, 150 with
- * 8, 180–197 with 16 and 198 with 32 (RFC 7). The buffer lives as long as
- * the hashing thread, which stops when idle.
+ * Each direct write is one device request of `max_sectors_kb` (4 MiB on the
+ * VM measured). From misaligned memory, larger writes had been faster (more
+ * requests in flight while each was slow); from page-aligned memory, the
+ * path the blob bench's receive line measures (4 runs each) stored 294–377
+ * MiB/s with 4 MiB, 333–381 with 2, 308–326 with 16, so the smaller buffer,
+ * which also holds less memory while the hashing thread lives (RFC 7).
  */
-const DEFAULT_STAGING_BYTES = 16 * 1024 * 1024;
+const DEFAULT_STAGING_BYTES = 4 * 1024 * 1024;
 
 /** A new file being written in order (`DirectFileWriter.create`). */
 export interface NewFile {
