@@ -197,11 +197,17 @@ export class DirectFileWriter {
   /** The staging buffer, on a page boundary, once a direct write from it to `fd` was accepted. */
   #alignedStaging(fd: number): Buffer {
     if (this.#staging) return this.#staging;
-    const pages = Math.ceil(this.#stagingBytes / WASM_PAGE);
-    const staging = Buffer.from(new wasm.Memory({ initial: pages }).buffer).subarray(
-      0,
-      this.#stagingBytes,
-    );
+    let memory: ArrayBuffer;
+    try {
+      memory = new wasm.Memory({ initial: Math.ceil(this.#stagingBytes / WASM_PAGE) }).buffer;
+    } catch (error) {
+      // No room to map it (a small address space, a memory limit): the page
+      // cache then, as for a filesystem that refuses direct writes.
+      throw Object.assign(new Error(`no page-aligned staging memory: ${String(error)}`), {
+        code: "EINVAL",
+      });
+    }
+    const staging = Buffer.from(memory).subarray(0, this.#stagingBytes);
     // Lands at offset 0 of the new file, which the real bytes overwrite;
     // a refusal (EINVAL) sends this file and the next through the page cache.
     writeSync(fd, staging, 0, ALIGN, 0);
