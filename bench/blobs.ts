@@ -248,8 +248,7 @@ async function measureReceive(data: Uint8Array, runs: number) {
   const outstanding = DEFAULT_LIMITS.chunkRequestsPerPeer * STORING_PER_LANE;
   const groups = receivedGroups(data);
   console.log(
-    `
-receive: ${(data.length / MiB).toFixed(0)} MiB in ${groups.length} groups of about ${REQUEST_BYTES / MiB} MiB, ${outstanding} outstanding (${runs} runs, each next to its floor)`,
+    `\nreceive: ${(data.length / MiB).toFixed(0)} MiB in ${groups.length} groups of about ${REQUEST_BYTES / MiB} MiB, ${outstanding} outstanding (${runs} runs, each next to its floor)`,
   );
   for (let run = 1; run <= runs; run++) {
     const { seconds, cpu } = await receive(groups, outstanding);
