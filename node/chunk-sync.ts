@@ -306,8 +306,11 @@ export class ChunkSync {
     // Which chunks are missing is looked up a slice at a time, and the lanes
     // start on the first: looking up a large blob's chunks took 10-30 ms
     // before the first request went out, with both nodes idle.
+    const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
     const lookup = new MissingLookup({
       wanted,
+      // A request's worth for every lane of every peer in hand before the next slice.
+      lowWaterBytes: lanes * Math.max(1, this.#net.connectedPeers().length) * REQUEST_BYTES,
       missing: (ids) => blobs.missingChunks({ ids, signal }),
       found: (w) => {
         const wanted: Wanted = { id: w.id, length: w.length, excluded: new Set() };
@@ -326,14 +329,13 @@ export class ChunkSync {
     while (queue.size === 0 && !lookup.finished) await lookup.next();
     const peers = this.#net.connectedPeers();
     if (queue.size === 0 || peers.length === 0) {
-      await lookup.done;
+      await lookup.lookUpRest();
       this.#progress.missingChunks = queue.size;
       if (queue.size === 0) this.#markComplete(queue);
       return;
     }
     // The threads that check and write what arrives start while the first requests go out.
     blobs.warmHashThreads();
-    const lanes = Math.max(1, this.#init.limits.chunkRequestsPerPeer);
     // Small requests when there is little left to ask for, so every lane of
     // every peer gets a share (by what is known so far: chunks not yet looked
     // up count as missing).
@@ -352,7 +354,7 @@ export class ChunkSync {
         bytes += w.length;
         if (batch.length >= MAX_GET_IDS || bytes >= target) break;
       }
-      lookup.unrequestedBytes -= bytes;
+      lookup.taken(bytes);
       return batch;
     };
     /** A request's chunks are no longer in flight: those not stored (refused, lacking, cut off) are to be asked for again. */
@@ -360,7 +362,7 @@ export class ChunkSync {
       for (const w of batch) {
         if (!queue.has(w.id)) continue;
         ready.set(w.id, w);
-        lookup.unrequestedBytes += w.length;
+        lookup.returned(w.length);
       }
     };
     const lane = async (peer: PeerId) => {
@@ -462,7 +464,7 @@ export class ChunkSync {
       this.#groupBuffers.clear();
     }
     // Lanes that all failed leave the rest of the lookup to finish here.
-    await lookup.done;
+    await lookup.lookUpRest();
     this.#progress.missingChunks = queue.size;
     this.#markComplete(queue);
     if (queue.size > 0 && peers.length > 0) {

@@ -58,6 +58,49 @@ describe("missing lookup", () => {
     await lookup.next();
   });
 
+  it("should look up the next slice only once the chunks found and not taken fall below the low-water mark, or someone waits", async () => {
+    const all = wanted(9);
+    const asked: string[][] = [];
+    const lookup = new MissingLookup({
+      wanted: all,
+      firstSlice: 3,
+      slice: 2,
+      // Chunk lengths are 100-108: two chunks in hand keep the lookup waiting.
+      lowWaterBytes: 150,
+      missing: async (ids) => {
+        asked.push(ids);
+        return ids;
+      },
+      found: () => {},
+    });
+    await lookup.next();
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    await settle();
+    assert.deepEqual(asked, [["c0", "c1", "c2"]]);
+    // One chunk taken: two (201 bytes) still in hand, above the mark.
+    lookup.taken(100);
+    await settle();
+    assert.equal(asked.length, 1);
+    // Below it: the next slice is looked up, and only that one.
+    lookup.taken(101);
+    await settle();
+    assert.deepEqual(asked.at(-1), ["c3", "c4"]);
+    assert.equal(asked.length, 2);
+    // A chunk given back counts as in hand again: still nothing more.
+    lookup.returned(101);
+    await settle();
+    assert.equal(asked.length, 2);
+    // A waiter asks for the next slice whatever is in hand.
+    await lookup.next();
+    assert.deepEqual(asked.at(-1), ["c5", "c6"]);
+    assert.equal(lookup.finished, false);
+    // The fetch is done asking: the rest is looked up without demand.
+    await lookup.lookUpRest();
+    assert.deepEqual(asked.at(-1), ["c7", "c8"]);
+    assert.equal(lookup.finished, true);
+    assert.equal(lookup.foundCount, 9);
+  });
+
   it("should finish at once for nothing wanted", async () => {
     let calls = 0;
     const lookup = new MissingLookup({
