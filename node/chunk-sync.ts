@@ -89,6 +89,11 @@ export interface ChunkProgress {
   wantedChunks: number;
   /** Chunks the last pass looked up in the store: those of blobs not yet complete. */
   checkedChunks: number;
+  /**
+   * Chunks not stored: while a pass runs, those it has not stored yet
+   * (chunks not yet looked up count as missing); after it, those it could
+   * not fetch.
+   */
   missingChunks: number;
   fetchedChunks: number;
   fetchedBytes: number;
@@ -129,6 +134,8 @@ export class ChunkSync {
   #completeSince = Date.now();
   /** The wanted blobs not yet complete, with their chunks: as of `#wantedFor`. */
   #incomplete: { oid: string; chunks: readonly ManifestChunk[] }[] = [];
+  /** While a pass fetches: how many chunks it has yet to store. */
+  #missingNow: (() => number) | undefined;
   /** Stores of the manifests found by this pass, awaited before it ends: the pointer oid of each that failed. */
   #manifestsStored: Promise<string | undefined>[] = [];
   readonly #progress: ChunkProgress = {
@@ -156,7 +163,9 @@ export class ChunkSync {
   }
 
   progress(): ChunkProgress {
-    return { ...this.#progress, running: this.#running !== undefined };
+    const progress = { ...this.#progress, running: this.#running !== undefined };
+    if (this.#missingNow) progress.missingChunks = this.#missingNow();
+    return progress;
   }
 
   async start(): Promise<void> {
@@ -285,6 +294,8 @@ export class ChunkSync {
     try {
       await this.#fetchMissing(signal);
     } finally {
+      if (this.#missingNow) this.#progress.missingChunks = this.#missingNow();
+      this.#missingNow = undefined;
       // A pass is done once the manifests it found are durable too; one
       // that could not be stored is read and stored again by the next.
       for (const failed of await Promise.all(this.#manifestsStored.splice(0))) {
@@ -319,12 +330,7 @@ export class ChunkSync {
       },
     });
     this.#progress.checkedChunks = wanted.length;
-    lookup.done.then(
-      () => {
-        this.#progress.missingChunks = lookup.foundCount;
-      },
-      () => {},
-    );
+    this.#missingNow = () => queue.size + lookup.unlookedChunks;
     // The first slice's missing chunks, or the whole lookup's if it has none.
     while (queue.size === 0 && !lookup.finished) await lookup.next();
     const peers = this.#net.connectedPeers();

@@ -43,6 +43,7 @@ export class MissingLookup<T extends WantedChunk> {
   #unrequested = 0;
   /** Bytes of the chunks not yet looked up. */
   #unlooked = 0;
+  #unlookedCount: number;
   #lowWater: number;
   #waiters: (() => void)[] = [];
   /** Resolves the lookup's wait for demand (see `lowWaterBytes`). */
@@ -51,6 +52,7 @@ export class MissingLookup<T extends WantedChunk> {
   constructor(init: MissingLookupInit<T>) {
     for (const w of init.wanted) this.#unlooked += w.length;
     this.#unrequested = this.#unlooked;
+    this.#unlookedCount = init.wanted.length;
     this.#lowWater = init.lowWaterBytes ?? Number.POSITIVE_INFINITY;
     this.done = this.#run(init);
     // Awaited by the fetch at its end; a failure before then must not be an unhandled rejection.
@@ -63,6 +65,11 @@ export class MissingLookup<T extends WantedChunk> {
    */
   get unrequestedBytes(): number {
     return this.#unrequested;
+  }
+
+  /** Chunks not yet looked up. */
+  get unlookedChunks(): number {
+    return this.#unlookedCount;
   }
 
   /** The fetch asked for chunks of `bytes` in all. */
@@ -98,6 +105,7 @@ export class MissingLookup<T extends WantedChunk> {
         const part = wanted.slice(at, at + (at === 0 ? firstSlice : slice));
         at += part.length;
         const absent = new Set(await missing(part.map((w) => w.id)));
+        this.#unlookedCount -= part.length;
         for (const w of part) {
           this.#unlooked -= w.length;
           if (absent.has(w.id)) {

@@ -77,6 +77,7 @@ describe("missing lookup", () => {
     const settle = () => new Promise((resolve) => setImmediate(resolve));
     await settle();
     assert.deepEqual(asked, [["c0", "c1", "c2"]]);
+    assert.equal(lookup.unlookedChunks, 6);
     // One chunk taken: two (201 bytes) still in hand, above the mark.
     lookup.taken(100);
     await settle();
@@ -98,6 +99,7 @@ describe("missing lookup", () => {
     await lookup.lookUpRest();
     assert.deepEqual(asked.at(-1), ["c7", "c8"]);
     assert.equal(lookup.finished, true);
+    assert.equal(lookup.unlookedChunks, 0);
     assert.equal(lookup.foundCount, 9);
   });
 
