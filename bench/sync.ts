@@ -234,8 +234,10 @@ try {
       rawRate: blobMiB / raw.seconds,
     };
     measured.push(r);
+    // Full collections by round: on a node with a long history each marks
+    // the whole heap, and a round with many of them is a slow one (RFC 7).
     log(
-      `round ${round}   blob ${put.id.slice(0, 12)} in ${blob.seconds.toFixed(2)} s: ${r.blobRate.toFixed(1)} MiB/s, ${blob.refused} chunk(s) refused; raw in ${raw.seconds.toFixed(2)} s: ${r.rawRate.toFixed(1)} MiB/s; blob / raw = ${(r.blobRate / r.rawRate).toFixed(2)}; cpu (both nodes) blob ${(blob.cpu + blobSender.cpu).toFixed(2)} s, raw ${(raw.cpu + rawSender.cpu).toFixed(2)} s`,
+      `round ${round}   blob ${put.id.slice(0, 12)} in ${blob.seconds.toFixed(2)} s: ${r.blobRate.toFixed(1)} MiB/s, ${blob.refused} chunk(s) refused; raw in ${raw.seconds.toFixed(2)} s: ${r.rawRate.toFixed(1)} MiB/s; blob / raw = ${(r.blobRate / r.rawRate).toFixed(2)}; cpu (both nodes) blob ${(blob.cpu + blobSender.cpu).toFixed(2)} s, raw ${(raw.cpu + rawSender.cpu).toFixed(2)} s; full collections (sender/receiver) blob ${blobSender.gc.major}/${blob.gc.major}, raw ${rawSender.gc.major}/${raw.gc.major}`,
     );
   }
   const ratios = measured.map((r) => r.blobRate / r.rawRate);
