@@ -294,6 +294,7 @@ export class ChunkSync {
     try {
       await this.#fetchMissing(signal);
     } finally {
+      // What the pass left missing (every slice looked up once it returns).
       if (this.#missingNow) this.#progress.missingChunks = this.#missingNow();
       this.#missingNow = undefined;
       // A pass is done once the manifests it found are durable too; one
@@ -336,7 +337,6 @@ export class ChunkSync {
     const peers = this.#net.connectedPeers();
     if (queue.size === 0 || peers.length === 0) {
       await lookup.lookUpRest();
-      this.#progress.missingChunks = queue.size;
       if (queue.size === 0) this.#markComplete(queue);
       return;
     }
@@ -471,7 +471,6 @@ export class ChunkSync {
     }
     // Lanes that all failed leave the rest of the lookup to finish here.
     await lookup.lookUpRest();
-    this.#progress.missingChunks = queue.size;
     this.#markComplete(queue);
     if (queue.size > 0 && peers.length > 0) {
       this.#init.log(

@@ -75,7 +75,7 @@ export class MissingLookup<T extends WantedChunk> {
   /** The fetch asked for chunks of `bytes` in all. */
   taken(bytes: number): void {
     this.#unrequested -= bytes;
-    if (this.#unrequested - this.#unlooked < this.#lowWater) this.#demand();
+    if (this.#belowLowWater()) this.#demand();
   }
 
   /** Chunks of `bytes` in all are to be asked for again (their request failed). */
@@ -125,12 +125,17 @@ export class MissingLookup<T extends WantedChunk> {
 
   /** Waits until a slice is wanted: a waiter in `next`, or too few found bytes left. */
   #untilDemanded(): Promise<void> {
-    if (this.#waiters.length > 0 || this.#unrequested - this.#unlooked < this.#lowWater) {
+    if (this.#waiters.length > 0 || this.#belowLowWater()) {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
       this.#demanded = resolve;
     });
+  }
+
+  /** Whether the chunks found and not yet asked for are fewer bytes than `lowWaterBytes`. */
+  #belowLowWater(): boolean {
+    return this.#unrequested - this.#unlooked < this.#lowWater;
   }
 
   #demand(): void {
