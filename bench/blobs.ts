@@ -32,7 +32,7 @@ import { type ByteReader, chunkStream } from "../ledger/blobs/chunk-stream.ts";
 import { DEFAULT_CHUNKER, formatChunkerParams } from "../ledger/blobs/chunker-params.ts";
 import { DirectFileWriter } from "../ledger/blobs/direct-file.ts";
 import { FastCdcCutter } from "../ledger/blobs/fastcdc.ts";
-import { REQUEST_BYTES, STORING_PER_LANE } from "../node/chunk-sync.ts";
+import { REQUEST_BYTES, STORING_PER_LANE } from "../node/chunk-fetch.ts";
 import { DEFAULT_LIMITS } from "../node/config.ts";
 import { buildAndSave, makeImageContext, patchImageContext } from "../scripts/container-image.ts";
 

@@ -24,11 +24,10 @@
  */
 import type { Stream } from "@libp2p/interface";
 import { type BufferPool, ChunkGroup } from "./chunk-group.ts";
+import { CHUNK, MISSING } from "./chunk-wire.ts";
 import { ProtocolError } from "./errors.ts";
 import { MAX_STREAM_WINDOW } from "./frame.ts";
 
-export const CHUNK = 0x81;
-export const MISSING = 0x82;
 const ID_BYTES = 32;
 /** A length prefix is at most this long (a 35-bit length). */
 const MAX_PREFIX = 5;

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { streamPair } from "@libp2p/utils";
-import { CHUNK, ChunkAnswers, type ChunkAnswersInit, MISSING } from "../../node/chunk-answers.ts";
+import { ChunkAnswers, type ChunkAnswersInit } from "../../node/chunk-answers.ts";
 import { BufferPool, type ChunkGroup } from "../../node/chunk-group.ts";
+import { CHUNK, MISSING } from "../../node/chunk-wire.ts";
 import { encodeFrame } from "../../node/frame.ts";
 
 type Stream = Awaited<ReturnType<typeof streamPair>>[0];
