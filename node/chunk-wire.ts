@@ -10,6 +10,7 @@
  * server never waits for work, and a stream's flow-control window grows
  * once instead of starting small for every request.
  */
+import { isHexId } from "../ledger/blobs/hex-id.ts";
 import { ProtocolError } from "./errors.ts";
 
 export const CHUNK_PROTOCOL = "/gdo/chunks/1";
@@ -21,13 +22,10 @@ export const MISSING = 0x82;
 /** Most ids one GET may carry. */
 export const MAX_GET_IDS = 256;
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
 /** A GET's `ids`, checked: at most `MAX_GET_IDS` lowercase hex chunk ids. */
 export function parseGetIds(ids: unknown): string[] {
-  // A string each: a test on anything else would see its string form (["<id>"] passes).
-  const valid = (i: unknown) => typeof i === "string" && HEX64.test(i);
-  if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every(valid))
+  // A string each (`isHexId`): a regular expression alone would pass ["<id>"] by its string form.
+  if (!Array.isArray(ids) || ids.length > MAX_GET_IDS || !ids.every(isHexId))
     throw new ProtocolError(`GET: 'ids' must be at most ${MAX_GET_IDS} chunk ids`);
   return ids as string[];
 }
