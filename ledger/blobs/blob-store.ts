@@ -46,8 +46,12 @@ import {
   parseManifest,
   serializeManifest,
 } from "./manifest.ts";
+import { type CheckReport, checkStore } from "./store-check.ts";
 import { errnoCode, nodeStoreFs, type StoreFs } from "./store-fs.ts";
 import { pidAlive, StoreLock } from "./store-lock.ts";
+import { type StoreStats, storeStats } from "./store-stats.ts";
+
+export type { CheckReport, StoreStats };
 
 const CONFIG_MAGIC = "gdo-blob-store v1";
 /** Batches (blocks of ~4 MiB) being hashed or written at once during a put. */
@@ -75,23 +79,6 @@ export interface BlobInfo {
   manifest: Manifest;
 }
 
-export interface CheckReport {
-  readData: boolean;
-  blobs: number;
-  chunks: number;
-  /** Bytes re-hashed (readData only). */
-  checkedBytes: number;
-  badManifests: { id: string; reason: string }[];
-  missingChunks: { chunk: string; blobs: string[] }[];
-  corruptChunks: { chunk: string; reason: string; blobs: string[] }[];
-  /** Every blob that cannot be read back intact. */
-  affectedBlobs: string[];
-  strayFiles: string[];
-  /** Chunk packs whose index does not verify (their chunks count as missing). */
-  damagedPacks: { path: string; reason: string }[];
-  ok: boolean;
-}
-
 export interface GcReport {
   removedChunks: number;
   removedBytes: number;
@@ -101,23 +88,6 @@ export interface GcReport {
   removedManifests: number;
   removedTempFiles: number;
   strayFiles: string[];
-}
-
-export interface StoreStats {
-  blobs: number;
-  chunks: number;
-  /** Sum of the sizes of all blobs (what `get` would return). */
-  logicalBytes: number;
-  /** Sum of the sizes of all stored chunks. */
-  storedBytes: number;
-  /** Stored bytes that some manifest references. */
-  referencedBytes: number;
-  unreferencedChunks: number;
-  /** logicalBytes / storedBytes (1 when empty). */
-  dedupRatio: number;
-  /** The store's cut rules, and every distinct rule line found in its manifests. */
-  chunker: string;
-  manifestChunkers: string[];
 }
 
 export interface OpenBlobStoreOptions {
@@ -775,93 +745,23 @@ export class BlobStore {
   }
 
   /**
-   * Checks every stored manifest and chunk. Without `readData`: manifests
-   * verify and parse, every referenced chunk exists with the right size. With
-   * it: additionally re-hashes every chunk in the store. Lists every blob
-   * affected by a bad or missing chunk.
+   * Checks every stored manifest and chunk (see `checkStore`): without
+   * `readData`, that every referenced chunk exists with the right size; with
+   * it, every chunk re-hashed too.
    */
-  async check({
+  check({
     readData = false,
     signal,
   }: {
     readData?: boolean;
     signal?: AbortSignal;
   } = {}): Promise<CheckReport> {
-    const report: CheckReport = {
+    return checkStore({
+      manifests: this.manifests({ signal }),
+      store: this.chunks,
       readData,
-      blobs: 0,
-      chunks: 0,
-      checkedBytes: 0,
-      badManifests: [],
-      missingChunks: [],
-      corruptChunks: [],
-      affectedBlobs: [],
-      strayFiles: [],
-      damagedPacks: [],
-      ok: true,
-    };
-    // chunk id → expected length and the blobs that use it
-    const wanted = new Map<string, { length: number; blobs: string[] }>();
-    for await (const entry of this.manifests({ signal })) {
-      if (!entry.manifest) {
-        report.badManifests.push({ id: entry.id, reason: entry.error!.message });
-        continue;
-      }
-      report.blobs++;
-      for (const c of entry.manifest.chunks) {
-        const w = wanted.get(c.id);
-        if (!w) wanted.set(c.id, { length: c.length, blobs: [entry.id] });
-        else if (w.blobs.at(-1) !== entry.id) w.blobs.push(entry.id);
-      }
-    }
-    const seen = new Set<string>();
-    const limit = limitConcurrency(4);
-    const jobs: Promise<void>[] = [];
-    const corrupt = (chunk: string, reason: string) =>
-      report.corruptChunks.push({ chunk, reason, blobs: wanted.get(chunk)?.blobs ?? [] });
-    for await (const file of this.chunks.list((p) => report.strayFiles.push(p))) {
-      signal?.throwIfAborted();
-      seen.add(file.id);
-      report.chunks++;
-      const w = wanted.get(file.id);
-      if (w && file.size !== w.length) {
-        corrupt(file.id, `file has ${file.size} bytes, manifests say ${w.length}`);
-        continue;
-      }
-      if (readData) {
-        jobs.push(
-          limit(async () => {
-            try {
-              const bytes = await this.chunks.read(file.id);
-              report.checkedBytes += bytes.length;
-            } catch (error) {
-              if (!(error instanceof GdoError)) throw error;
-              corrupt(file.id, (error as Error).message);
-            }
-          }),
-        );
-      }
-    }
-    await Promise.all(jobs);
-    await this.chunks.packs.refresh();
-    for (const [path, reason] of this.chunks.packs.damaged)
-      report.damagedPacks.push({ path, reason });
-    for (const [chunk, w] of wanted) {
-      if (!seen.has(chunk)) report.missingChunks.push({ chunk, blobs: w.blobs });
-    }
-    const affected = new Set<string>();
-    for (const c of [...report.missingChunks, ...report.corruptChunks]) {
-      for (const b of c.blobs) affected.add(b);
-    }
-    for (const m of report.badManifests) affected.add(m.id);
-    report.affectedBlobs = [...affected].sort();
-    report.corruptChunks.sort((a, b) => a.chunk.localeCompare(b.chunk));
-    report.ok =
-      report.damagedPacks.length === 0 &&
-      report.badManifests.length === 0 &&
-      report.missingChunks.length === 0 &&
-      report.corruptChunks.length === 0;
-    return report;
+      signal,
+    });
   }
 
   /**
@@ -936,39 +836,12 @@ export class BlobStore {
   }
 
   /** Counts and sizes, logical (what the blobs add up to) against stored (chunks). */
-  async stats({ signal }: { signal?: AbortSignal } = {}): Promise<StoreStats> {
-    const referenced = new Set<string>();
-    const chunkers = new Set<string>();
-    let blobs = 0;
-    let logicalBytes = 0;
-    for await (const entry of this.manifests({ signal })) {
-      if (!entry.manifest) continue;
-      blobs++;
-      logicalBytes += entry.manifest.size;
-      chunkers.add(formatChunkerParams(entry.manifest.chunker));
-      for (const c of entry.manifest.chunks) referenced.add(c.id);
-    }
-    let chunks = 0;
-    let storedBytes = 0;
-    let referencedBytes = 0;
-    let unreferencedChunks = 0;
-    for await (const file of this.chunks.list()) {
-      chunks++;
-      storedBytes += file.size;
-      if (referenced.has(file.id)) referencedBytes += file.size;
-      else unreferencedChunks++;
-    }
-    return {
-      blobs,
-      chunks,
-      logicalBytes,
-      storedBytes,
-      referencedBytes,
-      unreferencedChunks,
-      dedupRatio: storedBytes === 0 ? 1 : logicalBytes / storedBytes,
-      chunker: formatChunkerParams(this.chunker),
-      manifestChunkers: [...chunkers].sort(),
-    };
+  stats({ signal }: { signal?: AbortSignal } = {}): Promise<StoreStats> {
+    return storeStats({
+      manifests: this.manifests({ signal }),
+      store: this.chunks,
+      chunker: this.chunker,
+    });
   }
 
   /**
