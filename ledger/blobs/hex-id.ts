@@ -1,7 +1,7 @@
 import { InvalidIdError } from "./errors.ts";
 
-/** 1 at the codes of lowercase hex digits. */
-const HEX_DIGIT = new Uint8Array(128);
+/** 1 at the codes (and bytes) of lowercase hex digits. */
+const HEX_DIGIT = new Uint8Array(256);
 for (const c of "0123456789abcdef") HEX_DIGIT[c.charCodeAt(0)] = 1;
 
 /**
@@ -14,8 +14,16 @@ export function isHexId(id: unknown): id is string {
   let hex = 1;
   for (let i = 0; i < 64; i++) {
     const c = id.charCodeAt(i);
-    hex &= c < 128 ? HEX_DIGIT[c]! : 0;
+    hex &= c < 256 ? HEX_DIGIT[c]! : 0;
   }
+  return hex === 1;
+}
+
+/** `isHexId` for the 64 bytes of `bytes` from `at` (ASCII text not yet made a string). */
+export function isHexIdAt(bytes: Uint8Array, at: number): boolean {
+  if (at + 64 > bytes.length) return false;
+  let hex = 1;
+  for (let i = at; i < at + 64; i++) hex &= HEX_DIGIT[bytes[i]!]!;
   return hex === 1;
 }
 

@@ -27,7 +27,7 @@ import {
   validateChunkerParams,
 } from "./chunker-params.ts";
 import { InvalidIdError, ManifestFormatError } from "./errors.ts";
-import { assertHexId, isHexId } from "./hex-id.ts";
+import { assertHexId, isHexId, isHexIdAt } from "./hex-id.ts";
 
 export const MANIFEST_MAGIC = "gdo-blob v1";
 /** Pointer files in the ledger tree end with this suffix. */
@@ -125,48 +125,39 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
   }
 
   // Chunk lines are read from the bytes where every one is well formed (the
-  // common case, 3-4 times faster than a regular expression per id); the
-  // first malformed one sends the parse down the path below, which names it.
+  // common case, about twice as fast); the first line that is not sends the
+  // parse down the path below, which names it.
   const fast =
     typeof bytes === "string"
       ? undefined
-      : wellFormedChunks(bytes, text, headerBytes(lines), count);
-  const chunks: ManifestChunk[] = fast ?? new Array(count);
+      : wellFormedChunks(bytes, text, headerBytes(lines), count, chunker!.maxSize);
+  let chunks: ManifestChunk[];
   let total = 0;
-  for (let k = fast ? count : 0; k < count; k++) {
-    const lineNo = k + 6;
-    const line = lines[k + 5]!;
-    const id = line.slice(0, 64);
-    if (line.charCodeAt(64) !== 0x20 || !isHexId(id)) {
-      fail(
-        lineNo,
-        "chunk",
-        `chunk ${k} must be '<64 lowercase hex> <length>' (got '${line.slice(0, 80)}')`,
-      );
-    }
-    const length = decimal(line.slice(65), lineNo, "chunk", fail);
-    if (length === 0) fail(lineNo, "chunk", `chunk ${k} has length 0`);
-    if (length > chunker!.maxSize) {
-      fail(
-        lineNo,
-        "chunk",
-        `chunk ${k} length ${length} exceeds the chunker's max ${chunker!.maxSize}`,
-      );
-    }
-    total += length;
-    chunks[k] = { id, length };
-  }
-  if (fast) {
+  if (fast) ({ chunks, total } = fast);
+  else {
+    chunks = new Array(count);
     for (let k = 0; k < count; k++) {
-      const { length } = fast[k]!;
+      const lineNo = k + 6;
+      const line = lines[k + 5]!;
+      const id = line.slice(0, 64);
+      if (line.charCodeAt(64) !== 0x20 || !isHexId(id)) {
+        fail(
+          lineNo,
+          "chunk",
+          `chunk ${k} must be '<64 lowercase hex> <length>' (got '${line.slice(0, 80)}')`,
+        );
+      }
+      const length = decimal(line.slice(65), lineNo, "chunk", fail);
+      if (length === 0) fail(lineNo, "chunk", `chunk ${k} has length 0`);
       if (length > chunker!.maxSize) {
         fail(
-          k + 6,
+          lineNo,
           "chunk",
           `chunk ${k} length ${length} exceeds the chunker's max ${chunker!.maxSize}`,
         );
       }
       total += length;
+      chunks[k] = { id, length };
     }
   }
   if (total !== size) {
@@ -182,30 +173,24 @@ function headerBytes(lines: string[]): number {
   return at;
 }
 
-/** 1 for the bytes of lowercase hex digits. */
-const HEX_BYTE = new Uint8Array(256);
-for (const c of "0123456789abcdef") HEX_BYTE[c.charCodeAt(0)] = 1;
-/** Digits a chunk length may have here: far above any chunker's maximum. */
-const MAX_LENGTH_DIGITS = 9;
-
 /**
  * `count` chunk lines from `from` to the end of `bytes` (`text` is the same
- * bytes as a string), if every one is `<64 lowercase hex> <length>` with a
- * canonical, non-zero length; else undefined.
+ * bytes as a string), with their lengths' sum, if every one is `<64
+ * lowercase hex> <length>` with a canonical length from 1 to `maxSize`; else
+ * undefined.
  */
 function wellFormedChunks(
   bytes: Uint8Array,
   text: string,
   from: number,
   count: number,
-): ManifestChunk[] | undefined {
+  maxSize: number,
+): { chunks: ManifestChunk[]; total: number } | undefined {
   const chunks: ManifestChunk[] = new Array(count);
+  let total = 0;
   let at = from;
   for (let k = 0; k < count; k++) {
-    if (at + 66 > bytes.length) return undefined;
-    let hex = 1;
-    for (let i = at; i < at + 64; i++) hex &= HEX_BYTE[bytes[i]!]!;
-    if (!hex || bytes[at + 64] !== 0x20) return undefined;
+    if (!isHexIdAt(bytes, at) || bytes[at + 64] !== 0x20) return undefined;
     const digits = at + 65;
     // No leading zero, so not 0 either.
     if (bytes[digits] === 0x30) return undefined;
@@ -213,14 +198,15 @@ function wellFormedChunks(
     let end = digits;
     for (; end < bytes.length && bytes[end] !== 0x0a; end++) {
       const digit = bytes[end]! - 0x30;
-      if (digit < 0 || digit > 9 || end - digits >= MAX_LENGTH_DIGITS) return undefined;
+      if (digit < 0 || digit > 9 || length > maxSize) return undefined;
       length = length * 10 + digit;
     }
-    if (end === digits || end === bytes.length) return undefined;
+    if (end === digits || end === bytes.length || length > maxSize) return undefined;
     chunks[k] = { id: text.slice(at, at + 64), length };
+    total += length;
     at = end + 1;
   }
-  return at === bytes.length ? chunks : undefined;
+  return at === bytes.length ? { chunks, total } : undefined;
 }
 
 function decimal(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assertHexId, isHexId } from "../../../ledger/blobs/hex-id.ts";
+import { assertHexId, isHexId, isHexIdAt } from "../../../ledger/blobs/hex-id.ts";
 
 const id = "0123456789abcdef".repeat(4);
 
@@ -29,5 +29,17 @@ describe("hex ids", () => {
       assert.equal(isHexId(bad), false, JSON.stringify(bad));
       assert.throws(() => assertHexId(bad, "chunk"), { code: "invalid-id" }, JSON.stringify(bad));
     }
+  });
+
+  it("should read the same rule from bytes, at an offset, and refuse bytes past the end", () => {
+    const bytes = Buffer.from(`x ${id} ${id.toUpperCase()}`, "latin1");
+    assert.equal(isHexIdAt(bytes, 2), true);
+    assert.equal(isHexIdAt(bytes, 1), false);
+    assert.equal(isHexIdAt(bytes, 67), false);
+    assert.equal(isHexIdAt(bytes.subarray(0, 65), 2), false);
+    // 0xe1 is 'a' + 0x80: not a hex digit as a byte either.
+    const high = Buffer.from(id, "latin1");
+    high[10] = 0xe1;
+    assert.equal(isHexIdAt(high, 0), false);
   });
 });
