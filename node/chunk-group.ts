@@ -75,9 +75,17 @@ export class BufferPool {
     if (buffer.length === this.#size && this.#free.length < this.#keep) this.#free.push(buffer);
   }
 
-  /** Lets go of the unused buffers (a node that is done fetching keeps no memory for it). */
+  /**
+   * Lets go of the unused buffers (a node that is done fetching keeps no
+   * memory for it). They are detached, so their memory goes back at once:
+   * dropped, it would wait for a collection, which an idle node seldom runs
+   * (30 s after a 256 MiB fetch, held 10 s: 177 MiB resident in one of two
+   * runs when only dropped, 121-124 MiB in three detached).
+   */
   clear(): void {
-    this.#free.length = 0;
+    for (const { buffer } of this.#free.splice(0)) {
+      if (buffer instanceof ArrayBuffer) buffer.transfer(0);
+    }
   }
 }
 

@@ -100,6 +100,7 @@ export class ChunkSync {
     this.#controller.abort(new Error("node stopping"));
     await this.#net.unhandle(CHUNK_PROTOCOL).catch(() => {});
     await this.#running?.catch(() => {});
+    this.#fetch.close();
   }
 
   /** Fetches missing chunks soon (after main moved, a peer connected, or a timer). */

@@ -155,6 +155,7 @@ describe("chunk groups", () => {
     assert.notEqual(small, large, "a buffer of another size is not kept");
     pool.give(small);
     pool.clear();
+    assert.equal(small.length, 0, "cleared: its memory is given back (the buffer is detached)");
     assert.notEqual(pool.take(10), small, "cleared: nothing held");
   });
 });
