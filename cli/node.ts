@@ -86,8 +86,11 @@ export const nodeCommand: Command = {
       validate: await validatorFor(ctx),
       ...(site ? { site } : {}),
     });
-    // The first build, for the main the node starts with; later ones follow main.
-    site?.onMainMoved?.({ head: "", gitdir: ctx.ledgerPath });
+    // The first build, for the main the node starts with; later ones follow
+    // main. A node still joining has none: its first build follows the join.
+    if (site && (await node.status()).ledger)
+      site.onMainMoved?.({ head: "", gitdir: ctx.ledgerPath });
+    else if (site) log("site      built once the ledger is joined");
     // Runs until asked to stop; a second signal while stopping exits at once.
     await new Promise<void>((done) => {
       const onSignal = (signal: string) => {

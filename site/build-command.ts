@@ -13,7 +13,7 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GdoError } from "../ledger/errors.ts";
 import { Ledger } from "../ledger/ledger.ts";
@@ -49,6 +49,16 @@ async function previewLedger(
   return { gitdir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * `path` as a reader finds it: relative to `cwd` when inside it, else whole
+ * (a node runs the build from the project, its data folder is elsewhere).
+ */
+export function shown(cwd: string, path: string): string {
+  const rel = relative(cwd, path);
+  if (rel === "") return ".";
+  return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -71,7 +81,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     gitdir = preview.gitdir;
     cleanup = preview.cleanup;
     console.warn(
-      `gdo site: no ledger at ${relative(cwd, join(dataDir, "ledger.git"))}; building a PREVIEW of rfcs/ signed by a throwaway key (run 'npm run node' to create the real ledger)`,
+      `gdo site: no ledger at ${shown(cwd, join(dataDir, "ledger.git"))}; building a PREVIEW of rfcs/ signed by a throwaway key (run 'npm run node' to create the real ledger)`,
     );
   }
   try {
@@ -85,7 +95,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     });
     for (const d of result.diagnostics) console.warn(formatDiagnostic(d));
     console.log(
-      `gdo site: ${result.rfcs} RFCs, ${result.pages} pages, ${result.files} files precached, ${result.diagnostics.length} diagnostics, in ${(result.durationMs / 1000).toFixed(1)} s → ${relative(cwd, result.outDir) || "."}/`,
+      `gdo site: ${result.rfcs} RFCs, ${result.pages} pages, ${result.files} files precached, ${result.diagnostics.length} diagnostics, in ${(result.durationMs / 1000).toFixed(1)} s → ${shown(cwd, result.outDir)}/`,
     );
     return 0;
   } catch (error) {
