@@ -8,6 +8,7 @@ import {
   serializeSignedCommit,
 } from "./commit.ts";
 import { GdoError, NotFoundError } from "./errors.ts";
+import { Quarantine } from "./quarantine.ts";
 import { assertRefName, Repository } from "./repository.ts";
 import type { SignaturePool } from "./signature-pool.ts";
 import type { SshPrivateKey } from "./sshkey.ts";
@@ -172,8 +173,9 @@ export class Ledger {
       ),
     });
     edits.push(...(input.files ?? []));
-    const tree = await applyEdits(repo, ledger.#verifier.reader, undefined, edits);
-    const genesis = await ledger.#writeBlock({
+    const staged = ledger.#staging();
+    const tree = await applyEdits(staged, ledger.#verifier.reader, undefined, edits);
+    const genesis = await ledger.#writeBlock(staged, {
       key: input.key,
       signerName: input.founder,
       tree,
@@ -184,7 +186,7 @@ export class Ledger {
       now,
       trailers: [],
     });
-    await ledger.#verifier.verify(genesis);
+    await ledger.#land(staged, genesis);
     await repo.updateRef({ ref: MAIN, oid: genesis, expected: undefined });
     return { ledger, genesis };
   }
@@ -220,8 +222,9 @@ export class Ledger {
     const state = await this.#state(parent);
     const member = state.charter.memberByKey(input.key.publicKey);
     if (!member || member.revoked) throw new NotAMemberError(input.key.publicKey.fingerprint);
-    const tree = await applyEdits(this.repo, this.#verifier.reader, state.tree, input.edits);
-    const oid = await this.#writeBlock({
+    const staged = this.#staging();
+    const tree = await applyEdits(staged, this.#verifier.reader, state.tree, input.edits);
+    const oid = await this.#writeBlock(staged, {
       key: input.key,
       signerName: member.name,
       tree,
@@ -232,25 +235,55 @@ export class Ledger {
       now: input.now ?? new Date(),
       trailers: input.trailers ?? [],
     });
-    const block = await this.#verifier.verify(oid);
-    if (!input.noRef) {
-      assertLandable(ref, block);
-      await this.repo.updateRef({ ref, oid, expected: parent });
-    }
+    await this.#land(staged, oid, (block) => {
+      if (!input.noRef) assertLandable(ref, block);
+    });
+    if (!input.noRef) await this.repo.updateRef({ ref, oid, expected: parent });
     return oid;
   }
 
-  async #writeBlock(input: {
-    key: SshPrivateKey;
-    signerName: string;
-    tree: string;
-    parents: string[];
-    ledgerId: string;
-    message: string;
-    body: string | undefined;
-    now: Date;
-    trailers: [string, string][];
-  }): Promise<string> {
+  /**
+   * Where a new block's objects wait until it verifies: nothing reaches the
+   * repository for a block that is refused. Unbounded: the edits are in
+   * memory already.
+   */
+  #staging(): Quarantine {
+    return new Quarantine({ base: this.repo, maxBytes: Number.POSITIVE_INFINITY });
+  }
+
+  /**
+   * Verifies the block `oid` staged in `staged` (and `accept` with it, which
+   * may refuse it still), then stores its objects, durably, and only then
+   * counts it as verified. A refused block leaves nothing behind.
+   */
+  async #land(
+    staged: Quarantine,
+    oid: string,
+    accept: (block: VerifiedBlock) => void = () => {},
+  ): Promise<VerifiedBlock> {
+    const verifier = this.#verifier;
+    const fork = verifier.fork(staged);
+    const block = await fork.verify(oid);
+    accept(block);
+    await staged.flush(this.repo);
+    verifier.adopt(fork);
+    return block;
+  }
+
+  async #writeBlock(
+    staged: Quarantine,
+    input: {
+      key: SshPrivateKey;
+      signerName: string;
+      tree: string;
+      parents: string[];
+      ledgerId: string;
+      message: string;
+      body: string | undefined;
+      now: Date;
+      trailers: [string, string][];
+    },
+  ): Promise<string> {
     const who = identity(
       input.signerName,
       `${input.signerName}@${input.ledgerId.slice(0, 12)}.gdo`,
@@ -271,7 +304,7 @@ export class Ledger {
       key: input.key,
       namespace: GIT_NAMESPACE,
     });
-    return this.repo.writeObject("commit", serializeSignedCommit(fields, signature));
+    return staged.add("commit", serializeSignedCommit(fields, signature));
   }
 
   /** A fresh verifier over this repository (for `gdo verify`, which trusts nothing). */

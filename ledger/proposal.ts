@@ -11,10 +11,12 @@ import { GdoError, NotFoundError, UsageError } from "./errors.ts";
 import { type Ledger, MAIN } from "./ledger.ts";
 import { type MergeConflict, MergeConflictError, planMerge } from "./merge.ts";
 import { type UnmetApproval, unmetApprovals } from "./policy.ts";
+import { Quarantine } from "./quarantine.ts";
 import type { SshPrivateKey } from "./sshkey.ts";
 import type { FileEdit } from "./tree-builder.ts";
 import { applyEdits } from "./tree-builder.ts";
 import { diffTrees } from "./tree-diff.ts";
+import { TreeReader } from "./tree-reader.ts";
 import { treeView, type ValidationVerdict } from "./validator.ts";
 import {
   APPROVAL_TRAILER,
@@ -263,15 +265,18 @@ async function judgeMerge(
   ledger: Ledger,
   p: MergePreparation,
 ): Promise<{ paths: string[]; verdict: ValidationVerdict }> {
-  const tree = await applyEdits(ledger.repo, ledger.reader, p.main.tree, p.edits);
-  const changes = await diffTrees(ledger.reader, p.main.tree, tree);
+  // The merged tree is only looked at: built in memory, nothing is stored.
+  const merged = new Quarantine({ base: ledger.repo, maxBytes: Number.POSITIVE_INFINITY });
+  const reader = new TreeReader(merged);
+  const tree = await applyEdits(merged, ledger.reader, p.main.tree, p.edits);
+  const changes = await diffTrees(reader, p.main.tree, tree);
   const paths = changes.map((c) => c.path);
   if (!ledger.rules.validate || changes.length === 0) {
     return { paths, verdict: { problems: [], requirements: [], validators: [] } };
   }
   const verdict = await ledger.rules.validate({
     before: treeView(ledger.reader, p.main.tree),
-    after: treeView(ledger.reader, tree),
+    after: treeView(reader, tree),
     changes: changes.map((c) => ({ path: c.path, kind: c.kind })),
   });
   return { paths, verdict };

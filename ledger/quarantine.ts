@@ -1,7 +1,9 @@
 import { GdoError } from "./errors.ts";
 import { objectId } from "./object-codec.ts";
 import type { PackedObject } from "./pack.ts";
-import type { GitObject, ObjectReader, ObjectType, Repository } from "./repository.ts";
+import type { GitObject, ObjectReader, ObjectType, Repository, TreeEntry } from "./repository.ts";
+import { encodeTree } from "./tree.ts";
+import type { ObjectWriter } from "./tree-builder.ts";
 
 /** A peer sent more than the quarantine may hold before verification. */
 export class QuarantineFullError extends GdoError {
@@ -24,17 +26,20 @@ export class UnacceptableObjectError extends GdoError {
 const ACCEPTED = new Set<ObjectType>(["blob", "tree", "commit"]);
 
 /**
- * Objects received from a peer, held in memory until the blocks that name them
- * verify. It reads as an overlay over the repository (quarantined objects
- * first), so `new Verifier({ objects: quarantine })` judges the received
- * history exactly as it would once stored, while nothing has touched the
- * repository yet. `flush` then stores them (a pack or loose objects); a quarantine that
- * fails verification is simply dropped.
+ * Objects held in memory until the blocks that name them verify: those
+ * received from a peer, and those of a block being written here. It reads as
+ * an overlay over the repository (quarantined objects first), so a verifier
+ * reading it judges the new blocks exactly as it would once stored, while
+ * nothing has touched the repository yet. `flush` then stores them (a pack or
+ * loose objects); a quarantine that fails verification is simply dropped,
+ * and leaves nothing behind: a refused block's files would otherwise stay in
+ * the repository for good (a door that keeps writing where policy forbids
+ * would grow its ledger at every try).
  *
  * Ids are computed here from the bytes, never taken from the peer, so an
  * object cannot be smuggled in under another object's name.
  */
-export class Quarantine implements ObjectReader {
+export class Quarantine implements ObjectReader, ObjectWriter {
   readonly base: ObjectReader;
   readonly maxBytes: number;
   readonly #objects = new Map<string, GitObject>();
@@ -63,6 +68,14 @@ export class Quarantine implements ObjectReader {
     this.#objects.set(oid, { type, content });
     this.#bytes += content.length;
     return oid;
+  }
+
+  async writeBlob(content: Uint8Array): Promise<string> {
+    return this.add("blob", content);
+  }
+
+  async writeTree(entries: TreeEntry[]): Promise<string> {
+    return this.add("tree", encodeTree(entries));
   }
 
   holds(oid: string): boolean {

@@ -342,6 +342,7 @@ export class Repository implements ObjectReader {
       touched.add(dir);
     }
     if (this.durable) for (const dir of touched) fsyncPathSync(dir);
+    this.#looseWritten += objects.length;
   }
 
   /** Whether an object is stored, packed or loose (without reading it). */

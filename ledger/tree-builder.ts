@@ -1,6 +1,12 @@
-import type { Repository, TreeEntry } from "./repository.ts";
+import type { TreeEntry } from "./repository.ts";
 import { checkPath, UnsafePathError } from "./tree.ts";
 import type { TreeReader } from "./tree-reader.ts";
+
+/** Where new files and folders go: the repository, or a quarantine until their block verifies. */
+export interface ObjectWriter {
+  writeBlob(content: Uint8Array): Promise<string>;
+  writeTree(entries: TreeEntry[]): Promise<string>;
+}
 
 /** A file to write (content) or remove (null) at a ledger path. */
 export interface FileEdit {
@@ -14,7 +20,7 @@ export interface FileEdit {
  * written, so a bad name never reaches the object store.
  */
 export async function applyEdits(
-  repo: Repository,
+  writer: ObjectWriter,
   reader: TreeReader,
   base: string | undefined,
   edits: FileEdit[],
@@ -26,13 +32,13 @@ export async function applyEdits(
     byPath.set(edit.path, edit);
   }
   const oid = await rebuild(
-    repo,
+    writer,
     reader,
     base,
     [...byPath.values()].map((e) => ({ parts: e.path.split("/"), edit: e })),
     "",
   );
-  return oid ?? (await repo.writeTree([]));
+  return oid ?? (await writer.writeTree([]));
 }
 
 interface PendingEdit {
@@ -41,7 +47,7 @@ interface PendingEdit {
 }
 
 async function rebuild(
-  repo: Repository,
+  writer: ObjectWriter,
   reader: TreeReader,
   treeOid: string | undefined,
   edits: PendingEdit[],
@@ -62,7 +68,7 @@ async function rebuild(
         entries.set(name, {
           mode: "100644",
           name,
-          oid: await repo.writeBlob(pending.edit.content),
+          oid: await writer.writeBlob(pending.edit.content),
         });
     } else {
       groups.set(name, [...(groups.get(name) ?? []), { parts: rest, edit: pending.edit }]);
@@ -72,10 +78,10 @@ async function rebuild(
     const existing = entries.get(name);
     if (existing && existing.mode !== "40000")
       throw new UnsafePathError(`${where}${name}`, "a file is in the way");
-    const sub = await rebuild(repo, reader, existing?.oid, group, `${where}${name}/`);
+    const sub = await rebuild(writer, reader, existing?.oid, group, `${where}${name}/`);
     if (sub) entries.set(name, { mode: "40000", name, oid: sub });
     else entries.delete(name);
   }
   if (entries.size === 0) return undefined;
-  return repo.writeTree([...entries.values()]);
+  return writer.writeTree([...entries.values()]);
 }

@@ -24,13 +24,24 @@ export class TreeReader {
   readonly #trees = new Map<string, TreeEntry[]>();
   readonly #maxEntries: number;
   readonly #idle: IdleRelease;
+  /** See `staging`: trees not staged are read through this reader (and its cache). */
+  readonly #stored: { reader: TreeReader; staged: (oid: string) => boolean } | undefined;
   #entries = 0;
 
   constructor(
     objects: ObjectReader,
-    { maxEntries = 100_000, idleMs = 5_000 }: { maxEntries?: number; idleMs?: number } = {},
+    {
+      maxEntries = 100_000,
+      idleMs = 5_000,
+      stored,
+    }: {
+      maxEntries?: number;
+      idleMs?: number;
+      stored?: { reader: TreeReader; staged: (oid: string) => boolean };
+    } = {},
   ) {
     this.objects = objects;
+    this.#stored = stored;
     this.#maxEntries = maxEntries;
     this.#idle = new IdleRelease(idleMs, () => {
       this.#trees.clear();
@@ -43,7 +54,20 @@ export class TreeReader {
     return this.#trees.size;
   }
 
+  /**
+   * A reader of `staged` objects (a block being written, not stored yet)
+   * over this one: trees that are stored come from this reader's cache, the
+   * staged ones are parsed and kept apart, so a block that is refused leaves
+   * nothing in this reader's cache.
+   */
+  staging(staged: ObjectReader & { holds(oid: string): boolean }): TreeReader {
+    return new TreeReader(staged, {
+      stored: { reader: this, staged: (oid) => staged.holds(oid) },
+    });
+  }
+
   async readTree(oid: string): Promise<TreeEntry[]> {
+    if (this.#stored && !this.#stored.staged(oid)) return this.#stored.reader.readTree(oid);
     this.#idle.touch();
     const cached = this.#trees.get(oid);
     if (cached) {

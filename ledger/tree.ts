@@ -91,6 +91,22 @@ function plainName(buf: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
+ * A tree object's bytes, as git writes them: entries in git's order (see
+ * `compareKeys`), each `mode name\0` and its 20-byte id.
+ */
+export function encodeTree(entries: readonly TreeEntry[]): Uint8Array {
+  const key = (e: TreeEntry) => Buffer.from(e.mode === "40000" ? `${e.name}/` : e.name, "utf8");
+  const sorted = entries.map((entry) => ({ entry, key: key(entry) }));
+  sorted.sort((a, b) => Buffer.compare(a.key, b.key));
+  return Buffer.concat(
+    sorted.flatMap(({ entry }) => [
+      Buffer.from(`${entry.mode} ${entry.name}\0`, "utf8"),
+      Buffer.from(entry.oid, "hex"),
+    ]),
+  );
+}
+
+/**
  * Parses a tree object strictly: valid modes, safe names, git's sort order and
  * no duplicates (which is also what `git fsck --strict` demands).
  */

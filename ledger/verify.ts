@@ -127,6 +127,8 @@ export class Verifier {
     { parsed: ParsedSshsig; valid: Promise<boolean> }
   >();
   #genesis: string | undefined;
+  /** The verifier this one was forked from (see `fork`): its blocks count as verified. */
+  #base: Verifier | undefined;
 
   constructor({
     objects,
@@ -134,15 +136,18 @@ export class Verifier {
     pool,
     validate,
     signatureBatch = 256,
+    reader,
   }: {
     objects: ObjectReader;
+    /** Reads trees; by default a new reader of `objects`. */
+    reader?: TreeReader;
     checks?: BlockCheck[];
     pool?: SignaturePool;
     validate?: ChangeValidator;
     signatureBatch?: number;
   }) {
     this.#signatureBatch = signatureBatch;
-    this.reader = new TreeReader(objects);
+    this.reader = reader ?? new TreeReader(objects);
     this.#checks = checks;
     this.#pool = pool;
     this.#validate = validate;
@@ -153,7 +158,35 @@ export class Verifier {
   }
 
   known(oid: string): VerifiedBlock | undefined {
-    return this.#blocks.get(oid);
+    return this.#blocks.get(oid) ?? this.#base?.known(oid);
+  }
+
+  /**
+   * A verifier for new blocks whose objects are not stored yet (`staged`
+   * holds them and reads through to the repository): it takes what this one has verified as
+   * known and remembers the new blocks apart. A block it refuses leaves no
+   * trace here; one it accepts is taken in with `adopt` once its objects are
+   * stored.
+   */
+  fork(staged: ObjectReader & { holds(oid: string): boolean }): Verifier {
+    const fork = new Verifier({
+      objects: staged,
+      reader: this.reader.staging(staged),
+      checks: this.#checks,
+      ...(this.#pool ? { pool: this.#pool } : {}),
+      ...(this.#validate ? { validate: this.#validate } : {}),
+      signatureBatch: this.#signatureBatch,
+    });
+    fork.#base = this;
+    fork.#genesis = this.#genesis;
+    return fork;
+  }
+
+  /** Takes in the blocks `fork` verified (their objects now stored where this one reads). */
+  adopt(fork: Verifier): void {
+    if (fork.#base !== this) throw new Error("Verifier.adopt: not a fork of this verifier");
+    for (const [oid, block] of fork.#blocks) this.#blocks.set(oid, block);
+    this.#genesis ??= fork.#genesis;
   }
 
   /** Verifies a head and all its ancestors; throws the first invalid block (oldest first). */
@@ -175,7 +208,7 @@ export class Verifier {
     } finally {
       for (const oid of order) this.#signatureVerdicts.delete(oid);
     }
-    return this.#blocks.get(head)!;
+    return this.known(head)!;
   }
 
   /** Parents-first order of the blocks reachable from `head` not yet verified. */
@@ -189,12 +222,12 @@ export class Verifier {
         order.push(oid);
         continue;
       }
-      if (seen.has(oid) || this.#blocks.has(oid)) continue;
+      if (seen.has(oid) || this.known(oid)) continue;
       seen.add(oid);
       stack.push([oid, true]);
       const commit = await this.#readCommit(oid);
       for (const parent of [...commit.parents].reverse()) {
-        if (!seen.has(parent) && !this.#blocks.has(parent)) stack.push([parent, false]);
+        if (!seen.has(parent) && !this.known(parent)) stack.push([parent, false]);
       }
     }
     return order;
@@ -253,7 +286,7 @@ export class Verifier {
       for (const check of this.#checks) {
         await check({
           block,
-          parentBlocks: block.parents.map((p) => this.#blocks.get(p)!),
+          parentBlocks: block.parents.map((p) => this.known(p)!),
           reader: this.reader,
         });
       }
@@ -302,7 +335,7 @@ export class Verifier {
       );
     }
     const ledgerId = ledgerIds[0]!;
-    const parents = commit.parents.map((p) => this.#blocks.get(p)!);
+    const parents = commit.parents.map((p) => this.known(p)!);
 
     if (parents.length === 0) return this.#checkGenesis(oid, commit, ledgerId, parsed.publicKey);
 
@@ -557,7 +590,7 @@ export class Verifier {
   ): Promise<VerifiedBlock> {
     const bases = this.mergeBases(ours.oid, theirs.oid);
     const base = bases[0];
-    const baseTrees = bases.map((b) => this.#blocks.get(b)!.tree);
+    const baseTrees = bases.map((b) => this.known(b)!.tree);
     const baseTree = baseTrees[0];
     const [oursChanges, theirsChanges, mergedChanges] = await Promise.all([
       diffTrees(this.reader, baseTree, ours.tree),
@@ -612,7 +645,7 @@ export class Verifier {
     const verdict = await this.#validateChanges(ours.tree, commit.tree, changes);
     let merged: VerifiedBlock["merged"];
     if (theirs.proposal && trailers.has(MERGE_TRAILER)) {
-      const baseBlock = this.#blocks.get(base!)!;
+      const baseBlock = this.known(base!)!;
       merged = this.#proofOfMerge(
         oid,
         trailers,
@@ -663,7 +696,7 @@ export class Verifier {
     const ancestorsOfA = this.ancestors(a);
     const common: VerifiedBlock[] = [];
     for (const oid of this.ancestors(b)) {
-      if (ancestorsOfA.has(oid)) common.push(this.#blocks.get(oid)!);
+      if (ancestorsOfA.has(oid)) common.push(this.known(oid)!);
     }
     common.sort((x, y) => y.generation - x.generation || (x.oid < y.oid ? -1 : 1));
     // From the newest down: a block below one already taken is not a best one.
@@ -677,7 +710,7 @@ export class Verifier {
         const next = stack.pop()!;
         if (covered.has(next)) continue;
         covered.add(next);
-        stack.push(...(this.#blocks.get(next)?.parents ?? []));
+        stack.push(...(this.known(next)?.parents ?? []));
       }
     }
     return bases;
@@ -685,7 +718,7 @@ export class Verifier {
 
   /** The trees of `mergeBases(a, b)`, best first (for `planMerge`). */
   mergeBaseTrees(a: string, b: string): string[] {
-    return this.mergeBases(a, b).map((oid) => this.#blocks.get(oid)!.tree);
+    return this.mergeBases(a, b).map((oid) => this.known(oid)!.tree);
   }
 
   /** A verified block and all its ancestors (verify it first). */
@@ -696,7 +729,7 @@ export class Verifier {
       const next = stack.pop()!;
       if (seen.has(next)) continue;
       seen.add(next);
-      for (const parent of this.#blocks.get(next)?.parents ?? []) stack.push(parent);
+      for (const parent of this.known(next)?.parents ?? []) stack.push(parent);
     }
     return seen;
   }

@@ -80,6 +80,55 @@ describe("stock git and the ledger", () => {
     assert.notEqual(result.status, 0);
   });
 
+  it("should leave nothing in the repository for a block it refuses", {
+    skip: needs("git"),
+  }, async () => {
+    const { ledger, alice, gitdir } = await makeLedger();
+    const bob = await addMember(ledger, alice, "bob", ["device"]);
+    const objects = () =>
+      git(gitdir, ["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]).stdout;
+    const before = objects();
+    const large = new Uint8Array(1024 * 1024).fill(7);
+    // No rule lets anyone write here; a device may not change the charter;
+    // a proposal's block may reach main only through a proof of merge.
+    await assert.rejects(
+      ledger.commit({
+        key: alice,
+        edits: [{ path: "notes/big.bin", content: large }],
+        message: "x",
+      }),
+      { code: "policy-violation" },
+    );
+    await assert.rejects(
+      ledger.commit({
+        key: bob,
+        edits: [{ path: "charter/members/eve.yaml", content: large }],
+        message: "x",
+      }),
+      { code: "policy-violation" },
+    );
+    await assert.rejects(
+      ledger.commit({
+        key: alice,
+        edits: [{ path: "rfcs/0002-two.md", content: text(rfcText(2, "Two")) }],
+        message: "x",
+        trailers: [["Gdo-Proposal", "p1"]],
+      }),
+      { code: "unmerged-proposal" },
+    );
+    assert.equal(objects(), before, "a refused block's objects were stored");
+    assert.equal(git(gitdir, ["fsck", "--strict", "--unreachable"]).stdout, "");
+    // The next valid block lands as before, and its objects are stored.
+    const oid = await ledger.commit({
+      key: bob,
+      edits: [{ path: "logs/bob/door.log", content: text("badge 42 granted\n") }],
+      message: "door log",
+    });
+    assert.equal(git(gitdir, ["cat-file", "-t", oid]).stdout.trim(), "commit");
+    assert.equal(git(gitdir, ["fsck", "--full", "--strict"]).status, 0);
+    assert.equal(await ledger.head(), oid);
+  });
+
   it("should keep the previous head valid when a writer is killed mid-block", {
     skip: needs("git"),
     timeout: 60_000,

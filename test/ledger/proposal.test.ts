@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { approvalTrailer, signApproval } from "../../ledger/approval.ts";
 import { Ledger, MAIN } from "../../ledger/ledger.ts";
@@ -24,6 +26,15 @@ async function org() {
   const carol = await addMember(ledger, base.alice, "carol", ["editor"]);
   const dave = await addMember(ledger, base.alice, "dave", []);
   return { ...base, ledger, bob, carol, dave };
+}
+
+/** The repository's loose objects (nothing packs them within a test this small). */
+function looseObjects(ledger: Ledger): string[] {
+  const objects = join(ledger.repo.gitdir, "objects");
+  return readdirSync(objects)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d))
+    .flatMap((d) => readdirSync(join(objects, d)).map((f) => d + f))
+    .sort();
 }
 
 async function fresh(ledger: Ledger) {
@@ -83,6 +94,31 @@ describe("proposals and proof of merge", () => {
     assert.equal((await listProposals(ledger))[0]?.merged, true);
     const text2 = new TextDecoder().decode(await ledger.readFile("rfcs/0002-doors.md"));
     assert.match(text2, /status: proposed/);
+  });
+
+  it("should store nothing when it judges a merge, or when the merge is refused", async () => {
+    const { ledger, bob, dave, alice } = await org();
+    await ledger.commit({
+      key: dave,
+      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors")) }],
+      message: "Draft RFC 2",
+    });
+    const { proposal } = await propose(ledger, {
+      key: dave,
+      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors", "proposed")) }],
+      message: "Propose RFC 2",
+    });
+    // Main moves on, so the merge's tree is one the repository does not hold.
+    await ledger.commit({
+      key: bob,
+      edits: [{ path: "rfcs/0003-locks.md", content: text(rfcText(3, "Locks")) }],
+      message: "Draft RFC 3",
+    });
+    const stored = looseObjects(ledger);
+    const status = await proposalStatus(ledger, proposal);
+    assert.equal(status.needs.length, 1);
+    await assert.rejects(mergeProposal(ledger, { key: alice, proposal }), /needs 2 approval/);
+    assert.deepEqual(looseObjects(ledger), stored);
   });
 
   it("should not count an approval of an older head for a newer one", async () => {

@@ -1,11 +1,34 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout } from "node:timers/promises";
+import { Quarantine } from "../../ledger/quarantine.ts";
 import { type GitObject, Repository } from "../../ledger/repository.ts";
 import { TreeReader } from "../../ledger/tree-reader.ts";
 import { scratch, text } from "../helpers/ledger.ts";
 
 describe("tree reader", () => {
+  it("should read stored trees through its base's cache and keep staged ones apart", async () => {
+    const repo = await Repository.init({ gitdir: `${scratch()}/t.git`, durable: false });
+    const blob = await repo.writeBlob(text("x\n"));
+    const stored = await repo.writeTree([{ mode: "100644", name: "a.log", oid: blob }]);
+    const base = new TreeReader(repo);
+    const staged = new Quarantine({ base: repo });
+    const fresh = await staged.writeTree([
+      { mode: "100644", name: "b.log", oid: blob },
+      { mode: "40000", name: "logs", oid: stored },
+    ]);
+    const reader = base.staging(staged);
+    assert.deepEqual(
+      (await reader.listFiles(fresh)).map((f) => f.path),
+      ["b.log", "logs/a.log"],
+    );
+    // The stored folder went through the base (and stays in its cache); the
+    // staged tree did not: were its block refused, the base holds nothing of it.
+    assert.equal(base.cachedTrees, 1);
+    assert.equal(reader.cachedTrees, 1);
+    await assert.rejects(base.readTree(fresh), { code: "missing-object" });
+  });
+
   it("should keep at most its entry budget of parsed trees, the most recently read", async () => {
     const repo = await Repository.init({ gitdir: `${scratch()}/t.git`, durable: false });
     const blob = await repo.writeBlob(text("x\n"));
