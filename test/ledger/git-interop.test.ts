@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "../../cli/main.ts";
 import { writeKeyFile } from "../../ledger/keyfile.ts";
-import { Ledger } from "../../ledger/ledger.ts";
+import { type CommitInput, Ledger } from "../../ledger/ledger.ts";
 import { generateKey } from "../../ledger/sshkey.ts";
 import { Verifier } from "../../ledger/verify.ts";
 import {
@@ -89,33 +89,29 @@ describe("stock git and the ledger", () => {
       git(gitdir, ["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]).stdout;
     const before = objects();
     const large = new Uint8Array(1024 * 1024).fill(7);
-    // No rule lets anyone write here; a device may not change the charter;
-    // a proposal's block may reach main only through a proof of merge.
-    await assert.rejects(
-      ledger.commit({
-        key: alice,
-        edits: [{ path: "notes/big.bin", content: large }],
-        message: "x",
-      }),
-      { code: "policy-violation" },
-    );
-    await assert.rejects(
-      ledger.commit({
-        key: bob,
-        edits: [{ path: "charter/members/eve.yaml", content: large }],
-        message: "x",
-      }),
-      { code: "policy-violation" },
-    );
-    await assert.rejects(
-      ledger.commit({
-        key: alice,
-        edits: [{ path: "rfcs/0002-two.md", content: text(rfcText(2, "Two")) }],
-        message: "x",
-        trailers: [["Gdo-Proposal", "p1"]],
-      }),
-      { code: "unmerged-proposal" },
-    );
+    const refused: [CommitInput, string][] = [
+      // No rule lets anyone write here.
+      [
+        { key: alice, edits: [{ path: "notes/big.bin", content: large }], message: "x" },
+        "policy-violation",
+      ],
+      // A device may not change the charter.
+      [
+        { key: bob, edits: [{ path: "charter/members/eve.yaml", content: large }], message: "x" },
+        "policy-violation",
+      ],
+      // A proposal's block may reach main only through a proof of merge.
+      [
+        {
+          key: alice,
+          edits: [{ path: "rfcs/0002-two.md", content: text(rfcText(2, "Two")) }],
+          message: "x",
+          trailers: [["Gdo-Proposal", "p1"]],
+        },
+        "unmerged-proposal",
+      ],
+    ];
+    for (const [input, code] of refused) await assert.rejects(ledger.commit(input), { code });
     assert.equal(objects(), before, "a refused block's objects were stored");
     assert.equal(git(gitdir, ["fsck", "--strict", "--unreachable"]).stdout, "");
     // The next valid block lands as before, and its objects are stored.

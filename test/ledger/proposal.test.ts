@@ -11,6 +11,7 @@ import {
   propose,
   review,
 } from "../../ledger/proposal.ts";
+import type { SshPrivateKey } from "../../ledger/sshkey.ts";
 import { Verifier } from "../../ledger/verify.ts";
 import { pluginValidator } from "../../plugins/validator.ts";
 import { addMember, makeLedger, memberYaml, rfcText, text } from "../helpers/ledger.ts";
@@ -35,6 +36,20 @@ function looseObjects(ledger: Ledger): string[] {
     .filter((d) => /^[0-9a-f]{2}$/.test(d))
     .flatMap((d) => readdirSync(join(objects, d)).map((f) => d + f))
     .sort();
+}
+
+/** Dave drafts RFC 2 on main, then proposes its status change (which needs two editors). */
+async function proposeDoors(ledger: Ledger, dave: SshPrivateKey) {
+  await ledger.commit({
+    key: dave,
+    edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors")) }],
+    message: "Draft RFC 2",
+  });
+  return propose(ledger, {
+    key: dave,
+    edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors", "proposed")) }],
+    message: "Propose RFC 2",
+  });
 }
 
 async function fresh(ledger: Ledger) {
@@ -62,16 +77,7 @@ describe("proposals and proof of merge", () => {
 
   it("should merge a proposal once enough editors approved its exact head, and record the approvals in the merge", async () => {
     const { ledger, bob, carol, dave, alice } = await org();
-    await ledger.commit({
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors")) }],
-      message: "Draft RFC 2",
-    });
-    const { proposal, head } = await propose(ledger, {
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors", "proposed")) }],
-      message: "Propose RFC 2",
-    });
+    const { proposal, head } = await proposeDoors(ledger, dave);
     let status = await proposalStatus(ledger, proposal);
     assert.deepEqual(
       status.needs.map((n) => [n.kind, n.role, n.needed, n.have]),
@@ -98,16 +104,7 @@ describe("proposals and proof of merge", () => {
 
   it("should store nothing when it judges a merge, or when the merge is refused", async () => {
     const { ledger, bob, dave, alice } = await org();
-    await ledger.commit({
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors")) }],
-      message: "Draft RFC 2",
-    });
-    const { proposal } = await propose(ledger, {
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors", "proposed")) }],
-      message: "Propose RFC 2",
-    });
+    const { proposal } = await proposeDoors(ledger, dave);
     // Main moves on, so the merge's tree is one the repository does not hold.
     await ledger.commit({
       key: bob,
@@ -123,16 +120,7 @@ describe("proposals and proof of merge", () => {
 
   it("should not count an approval of an older head for a newer one", async () => {
     const { ledger, bob, carol, dave, alice } = await org();
-    await ledger.commit({
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors")) }],
-      message: "Draft",
-    });
-    const { proposal } = await propose(ledger, {
-      key: dave,
-      edits: [{ path: "rfcs/0002-doors.md", content: text(rfcText(2, "Doors", "proposed")) }],
-      message: "Propose",
-    });
+    const { proposal } = await proposeDoors(ledger, dave);
     await review(ledger, { key: bob, proposal, verdict: "approve", message: "ok" });
     await review(ledger, { key: carol, proposal, verdict: "approve", message: "ok" });
     await propose(ledger, {
