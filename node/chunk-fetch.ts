@@ -20,6 +20,7 @@ import { type Answered, ChunkAnswers } from "./chunk-answers.ts";
 import { BufferPool, type ChunkGroup } from "./chunk-group.ts";
 import { CHUNK_PROTOCOL, GET, MAX_GET_IDS } from "./chunk-wire.ts";
 import type { Limits } from "./config.ts";
+import { peerFailure } from "./errors.ts";
 import { sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import { MissingLookup } from "./missing-lookup.ts";
@@ -208,7 +209,7 @@ export class ChunkFetch {
           left++;
         }
         const record = this.#init.peers.get(id);
-        const reason = (error as Error).message;
+        const reason = peerFailure(error);
         // Once per reason, not once per lane.
         if (left > 0 && record.lastError !== reason) {
           this.#init.log(

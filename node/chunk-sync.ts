@@ -11,6 +11,7 @@ import { ChunkFetch } from "./chunk-fetch.ts";
 import { ChunkServer } from "./chunk-server.ts";
 import { CHUNK_PROTOCOL } from "./chunk-wire.ts";
 import type { Limits } from "./config.ts";
+import { peerFailure } from "./errors.ts";
 import type { MembershipGate } from "./gater.ts";
 import type { ServeHooks, SyncNetwork } from "./network.ts";
 import type { PeerTable } from "./peers.ts";
@@ -116,8 +117,7 @@ export class ChunkSync {
         try {
           await this.run(this.#controller.signal);
         } catch (error) {
-          if (!this.#controller.signal.aborted)
-            this.#init.log(`chunks    ${(error as Error).message}`);
+          if (!this.#controller.signal.aborted) this.#init.log(`chunks    ${peerFailure(error)}`);
         }
       } while (this.#again && !this.#controller.signal.aborted);
     })().finally(() => {

@@ -64,3 +64,23 @@ export class ListenError extends GdoError {
     );
   }
 }
+
+/**
+ * What went wrong in an exchange with a peer, as the node's log says it.
+ * libp2p rejects some reads with the stream's close event instead of an
+ * Error (a peer that drops the connection mid-request, as one does that no
+ * longer admits this node), which has no message; and its error for a
+ * stream that ends early says so in a reader's terms.
+ */
+export function peerFailure(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === "UnexpectedEOFError") return "the peer closed the stream before answering";
+    return error.message || error.name;
+  }
+  if (error instanceof Event) {
+    const { error: cause, local } = error as Event & { error?: unknown; local?: boolean };
+    if (cause !== undefined) return peerFailure(cause);
+    return local ? "the stream was closed here" : "the peer closed the stream";
+  }
+  return String(error);
+}

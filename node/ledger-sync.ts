@@ -21,7 +21,7 @@ import {
 } from "../ledger/object-walk.ts";
 import { Quarantine } from "../ledger/quarantine.ts";
 import type { Limits } from "./config.ts";
-import { ForeignLedgerError, ProtocolError } from "./errors.ts";
+import { ForeignLedgerError, ProtocolError, peerFailure } from "./errors.ts";
 import { FrameReader, oidList, parseJson, sendFrame, sendJson } from "./frame.ts";
 import type { MembershipGate } from "./gater.ts";
 import {
@@ -124,8 +124,8 @@ export class LedgerSync {
         } catch (error) {
           if (this.#controller.signal.aborted) return;
           const record = this.#init.peers.get(id);
-          record.lastError = (error as Error).message;
-          this.#init.log(`sync      ${record.name ?? id}: ${(error as Error).message}`);
+          record.lastError = peerFailure(error);
+          this.#init.log(`sync      ${record.name ?? id}: ${record.lastError}`);
         }
       } while (slot.again && !this.#controller.signal.aborted);
     })().finally(() => {

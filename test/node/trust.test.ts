@@ -47,6 +47,13 @@ describe("membership gates the network", { timeout: 300_000 }, () => {
       return record && !record.connected && (s.gate.refused["revoked member"] ?? 0) > 0;
     });
     assert.match(alice.output, /bob is no longer admitted; disconnecting/);
+    // Bob has not seen his revocation (alice no longer syncs with him): his
+    // log says alice hangs up on him, in words, never a bare "undefined".
+    const dropped = await waitFor("bob to log alice hanging up", () =>
+      /^gdo node: sync {6}alice: the peer closed the stream$/m.exec(bob.output),
+    );
+    assert.ok(dropped);
+    assert.doesNotMatch(bob.output, /^gdo node: sync {6}\S+: (undefined|Unexpected EOF)/m);
   });
 
   it("should refuse a forged head from a member peer and keep syncing from an honest one", async (t) => {

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { UnexpectedEOFError } from "@libp2p/utils";
 import { planMerge } from "../../ledger/merge.ts";
 import { missingHistory, objectsOf } from "../../ledger/object-walk.ts";
 import { Quarantine } from "../../ledger/quarantine.ts";
 import { Repository } from "../../ledger/repository.ts";
 import { Verifier } from "../../ledger/verify.ts";
 import { parseConfig } from "../../node/config.ts";
+import { peerFailure } from "../../node/errors.ts";
 import { nodeCommandLine } from "../../node/process-options.ts";
 import { type Candidate, planMain } from "../../node/sync-plan.ts";
 import { makeLedger, scratch, text } from "../helpers/ledger.ts";
@@ -291,5 +293,21 @@ describe("the node's runtime", () => {
   it("should run `npm run node` with the flags and environment the tests and the benches use", () => {
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"));
     assert.equal(pkg.scripts.node, nodeCommandLine(["cli/main.ts", "node"]));
+  });
+});
+
+describe("what the log says of a failed exchange with a peer", () => {
+  it("should say it in words, whatever libp2p rejected with", () => {
+    assert.equal(
+      peerFailure(new UnexpectedEOFError("Unexpected EOF - stream closed while reading 0/1 bytes")),
+      "the peer closed the stream before answering",
+    );
+    // libp2p rejects a read with the stream's close event when the peer hangs up.
+    const closed = Object.assign(new Event("close"), { local: false, error: undefined });
+    assert.equal(peerFailure(closed), "the peer closed the stream");
+    const aborted = Object.assign(new Event("close"), { local: true, error: new Error("reset") });
+    assert.equal(peerFailure(aborted), "reset");
+    assert.equal(peerFailure(new Error("frame too large")), "frame too large");
+    assert.equal(peerFailure("gone"), "gone");
   });
 });
