@@ -47,7 +47,7 @@ export const statusCommand: Command = {
       else {
         what = `DIVERGED: ${d.ahead} local, ${d.behind} theirs since the common block; ${
           d.conflicts.length
-            ? `conflicts on ${d.conflicts.join(", ")} (no automatic merge)`
+            ? `conflicts on ${d.conflicts.join(", ")} (no automatic merge; settle them with 'gdo merge --branch ${d.peer}/${d.branch} --take ours' or '--take theirs')`
             : "merges cleanly (the node merges it)"
         }`;
       }

@@ -63,6 +63,11 @@ export interface CommitInput {
   trailers?: [string, string][];
   /** Write the block and return its id without moving any ref (a new proposal names its branch after it). */
   noRef?: boolean;
+  /**
+   * With `noRef`: the block to build on instead of the branch's head, so a
+   * chain of blocks can be written and then land at once (`advance`).
+   */
+  after?: string;
   /** Clock for the commit's recorded time; only people read it. */
   now?: Date;
 }
@@ -218,7 +223,9 @@ export class Ledger {
   /** Writes, verifies and lands one block on a branch; returns its id. */
   async commit(input: CommitInput): Promise<string> {
     const ref = toRef(input.ref ?? "main");
-    const parent = await this.requireHead(ref);
+    if (input.after !== undefined && !input.noRef)
+      throw new Error("Ledger.commit: 'after' builds off the branch, so it needs 'noRef'");
+    const parent = input.after ?? (await this.requireHead(ref));
     const state = await this.#state(parent);
     const member = state.charter.memberByKey(input.key.publicKey);
     if (!member || member.revoked) throw new NotAMemberError(input.key.publicKey.fingerprint);
@@ -240,6 +247,20 @@ export class Ledger {
     });
     if (!input.noRef) await this.repo.updateRef({ ref, oid, expected: parent });
     return oid;
+  }
+
+  /**
+   * Moves a branch from `expected` to `oid`, a block written here with
+   * `noRef` that descends from it (compare-and-swap: if the branch moved
+   * meanwhile, nothing changes and the error says so).
+   */
+  async advance({ ref = MAIN, oid, expected }: { ref?: string; oid: string; expected: string }) {
+    const full = toRef(ref);
+    const block = await this.#state(oid);
+    assertLandable(full, block);
+    if (!this.#verifier.ancestors(oid).has(expected))
+      throw new Error(`Ledger.advance: ${oid} does not descend from ${expected}`);
+    await this.repo.updateRef({ ref: full, oid, expected });
   }
 
   /**

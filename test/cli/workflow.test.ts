@@ -135,7 +135,55 @@ describe("the RFC workflow through the gdo command", () => {
       /conflict: rfcs\/0002-two.md\n {4}main \([0-9a-f]{12}, alice\)[\s\S]*wg \([0-9a-f]{12}, bob\)/,
     );
     assert.match(refused.err, /\[merge-conflict\]/);
+    assert.match(refused.err, /gdo merge --branch wg --take ours \(or --take theirs\)/);
     assert.match(await ok(["verify"], cwd), /all valid/);
+
+    // Settled for wg's side: main takes B, then merges wg.
+    assert.match(
+      await ok(["merge", "--branch", "wg", "--take", "theirs"], cwd),
+      /merged wg in block [0-9a-f]{40}, taking wg's version of rfcs\/0002-two.md \(2 blocks/,
+    );
+    const show = (rev: string) =>
+      spawnSync("git", [`--git-dir=${gitdir}`, "show", rev], { encoding: "utf8" }).stdout;
+    assert.equal(show("main:rfcs/0002-two.md"), readFileSync(join(cwd, "b.md"), "utf8"));
+    const merged = spawnSync("git", [
+      `--git-dir=${gitdir}`,
+      "merge-base",
+      "--is-ancestor",
+      "wg",
+      "main",
+    ]);
+    assert.equal(merged.status, 0, "wg is part of main");
+    const log = await ok(["log"], cwd);
+    assert.match(
+      log,
+      /Merge wg\n.*Take wg's version of rfcs\/0002-two.md \(resolving a merge conflict\)\n/,
+    );
+
+    // Again, for main's side: main keeps its own text, and wg is merged all the same.
+    writeFileSync(join(cwd, "c.md"), readFileSync(join(cwd, "a.md"), "utf8").replace("\nA", "\nC"));
+    writeFileSync(join(cwd, "d.md"), readFileSync(join(cwd, "a.md"), "utf8").replace("\nA", "\nD"));
+    await ok(["write", "rfcs/0002-two.md=c.md", "-m", "C on main"], cwd);
+    await ok(
+      ["write", "--branch", "wg", "--key", "bob.key", "rfcs/0002-two.md=d.md", "-m", "D on wg"],
+      cwd,
+    );
+    assert.match(
+      await ok(["merge", "--branch", "wg", "--take", "ours"], cwd),
+      /taking main's version of rfcs\/0002-two.md \(3 blocks/,
+    );
+    assert.equal(show("main:rfcs/0002-two.md"), readFileSync(join(cwd, "c.md"), "utf8"));
+    assert.equal(
+      spawnSync("git", [`--git-dir=${gitdir}`, "merge-base", "--is-ancestor", "wg", "main"]).status,
+      0,
+    );
+    assert.match(await ok(["verify"], cwd), /all valid/);
+    const fsck = spawnSync("git", [`--git-dir=${gitdir}`, "fsck", "--strict"], {
+      encoding: "utf8",
+    });
+    assert.equal(fsck.status, 0, fsck.stderr);
+    const bad = await gdo(["merge", "--branch", "wg", "--take", "mine"], cwd);
+    assert.equal(bad.code, 2);
   });
 
   test("should import the whole EIP corpus, every document imported or reported, and verify it", async () => {
