@@ -16,7 +16,15 @@ async function diverging() {
   await base.ledger.repo.updateRef({ ref: WG, oid: main, expected: undefined });
   const write = (ref: string, key: SshPrivateKey, path: string, body: string) =>
     base.ledger.commit({ ref, key, edits: [{ path, content: text(body) }], message: body });
-  return { ...base, bob, write };
+  /** Alice merges wg into main, taking `take`'s side. */
+  const settle = async (take: "ours" | "theirs") =>
+    mergeTaking(base.ledger, {
+      key: base.alice,
+      theirs: await base.ledger.requireHead(WG),
+      take,
+      name: "wg",
+    });
+  return { ...base, bob, write, settle };
 }
 
 async function fileOn(ledger: Ledger, path: string): Promise<string | undefined> {
@@ -26,18 +34,13 @@ async function fileOn(ledger: Ledger, path: string): Promise<string | undefined>
 
 describe("settling a merge conflict for one side", () => {
   it("should take their version, merge, and land the blocks together", async () => {
-    const { ledger, alice, write } = await diverging();
+    const { ledger, alice, write, settle } = await diverging();
     await write(MAIN, alice, "logs/alice/door.log", "ours\n");
     const theirs = await write(WG, alice, "logs/alice/door.log", "theirs\n");
     await write(WG, alice, "logs/alice/other.log", "more\n");
     const wgHead = await ledger.requireHead(WG);
     const before = await ledger.requireHead();
-    const settled = await mergeTaking(ledger, {
-      key: alice,
-      theirs: wgHead,
-      take: "theirs",
-      name: "wg",
-    });
+    const settled = await settle("theirs");
     assert.deepEqual(settled.paths, ["logs/alice/door.log"]);
     assert.equal(settled.blocks.length, 2);
     assert.equal(await ledger.requireHead(), settled.head);
@@ -52,7 +55,7 @@ describe("settling a merge conflict for one side", () => {
   });
 
   it("should keep main's version when asked, with wg merged all the same", async () => {
-    const { ledger, alice, write } = await diverging();
+    const { ledger, alice, write, settle } = await diverging();
     // Both start from a main that holds gone.log.
     const base = await write(MAIN, alice, "logs/alice/gone.log", "base\n");
     await ledger.repo.updateRef({ ref: WG, oid: base, expected: await ledger.requireHead(WG) });
@@ -68,12 +71,7 @@ describe("settling a merge conflict for one side", () => {
     });
     await write(WG, alice, "logs/alice/x.log", "x\n");
     const wgHead = await ledger.requireHead(WG);
-    const settled = await mergeTaking(ledger, {
-      key: alice,
-      theirs: wgHead,
-      take: "ours",
-      name: "wg",
-    });
+    const settled = await settle("ours");
     assert.deepEqual(settled.paths.toSorted(), ["logs/alice/door.log", "logs/alice/gone.log"]);
     assert.equal(settled.blocks.length, 3);
     assert.equal(await fileOn(ledger, "logs/alice/door.log"), "ours\n");
@@ -85,35 +83,22 @@ describe("settling a merge conflict for one side", () => {
   });
 
   it("should leave main as it was when a block of the settlement breaks policy", async () => {
-    const { ledger, alice, bob, write } = await diverging();
+    const { ledger, bob, write, settle } = await diverging();
     // Bob's door wrote its log differently on both sides; only bob may write it.
     await write(MAIN, bob, "logs/bob/door.log", "ours\n");
     await write(WG, bob, "logs/bob/door.log", "theirs\n");
     const before = await ledger.requireHead();
-    await assert.rejects(
-      mergeTaking(ledger, {
-        key: alice,
-        theirs: await ledger.requireHead(WG),
-        take: "theirs",
-        name: "wg",
-      }),
-      { code: "policy-violation" },
-    );
+    await assert.rejects(settle("theirs"), { code: "policy-violation" });
     assert.equal(await ledger.requireHead(), before);
   });
 
   it("should refuse a file on one side that is a folder on the other, naming it", async () => {
-    const { ledger, alice, write } = await diverging();
+    const { ledger, alice, write, settle } = await diverging();
     await write(MAIN, alice, "logs/alice/door", "a file\n");
     await write(WG, alice, "logs/alice/door/1.log", "a folder's file\n");
     const before = await ledger.requireHead();
     await assert.rejects(
-      mergeTaking(ledger, {
-        key: alice,
-        theirs: await ledger.requireHead(WG),
-        take: "theirs",
-        name: "wg",
-      }),
+      settle("theirs"),
       (error: Error & { code?: string }) =>
         error.code === "folder-clash" && /logs\/alice\/door/.test(error.message),
     );
