@@ -3,10 +3,14 @@ import { access, type FileHandle, open, rename, stat, unlink } from "node:fs/pro
 import { basename, dirname, join, resolve } from "node:path";
 import { type BlobStore, DEFAULT_GC_GRACE_MS, openBlobStore } from "../ledger/blobs/blob-store.ts";
 import type { ChunkSource } from "../ledger/blobs/chunk-stream.ts";
-import { StoreCheckError } from "../ledger/blobs/errors.ts";
+import { BlobNotFoundError, StoreCheckError } from "../ledger/blobs/errors.ts";
 import { ledgerManifests } from "../ledger/blobs/ledger-manifests.ts";
 import { blobPointerPath, checkPointerPath, type Manifest } from "../ledger/blobs/manifest.ts";
 import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
+import { readKeyFile } from "../ledger/keyfile.ts";
+import { Ledger } from "../ledger/ledger.ts";
+import { loadConfig } from "../node/config.ts";
+import { whyNotHere } from "../node/wanted-blobs.ts";
 import type { Command, CommandContext, ParsedArgs } from "./command.ts";
 import { stringOption } from "./command.ts";
 import { loadKey, openLedger } from "./workspace.ts";
@@ -162,7 +166,11 @@ const blobGet: Command = {
     const id = args.positionals[0]!;
     const output = stringOption(args, "output");
     await withStore(ctx, async (store) => {
-      await store.manifest({ id }); // fail before creating any output
+      // Fail before creating any output, saying why the blob is not here.
+      await store.manifest({ id }).catch(async (error) => {
+        if (error instanceof BlobNotFoundError) await explainMissing(ctx, id, error);
+        throw error;
+      });
       const pieces = store.get({ id });
       if (output === undefined || output === "-") await toStdout(pieces);
       else await toFile(resolve(ctx.cwd, output), pieces);
@@ -283,3 +291,28 @@ export const blobCommand: Command = {
   usage: "blob <put|get|ls|check|gc|stats> [options]",
   subcommands: [blobPut, blobGet, blobLs, blobCheck, blobGc, blobStats],
 };
+
+/** Throws `error` again with why the blob is not here, where the ledger tells (see `whyNotHere`). */
+async function explainMissing(
+  ctx: CommandContext,
+  id: string,
+  error: BlobNotFoundError,
+): Promise<never> {
+  let reason: string | undefined;
+  try {
+    const ledger = await Ledger.open({ gitdir: ctx.ledgerPath });
+    const main = await ledger.verifiedBlock(await ledger.requireHead());
+    const key = await readKeyFile(ctx.keyPath ?? join(ctx.dataDir, "key")).catch(() => undefined);
+    reason = await whyNotHere({
+      id,
+      reader: ledger.reader,
+      tree: main.tree,
+      replicate: (await loadConfig(ctx.dataDir)).replicate,
+      member: (key && main.charter.memberByKey(key.publicKey)?.name) ?? "",
+    });
+  } catch {
+    // No ledger (a bare store) or no readable config: the store's own words stand.
+  }
+  if (!reason) throw error;
+  throw new BlobNotFoundError(`${error.message}: ${reason}`, { blob: id });
+}

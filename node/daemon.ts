@@ -26,6 +26,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { writeFileAtomic } from "../ledger/atomic-file.ts";
 import { openBlobStore } from "../ledger/blobs/blob-store.ts";
+import { BlobNotFoundError } from "../ledger/blobs/errors.ts";
 import { blobPointerPath, checkPointerPath } from "../ledger/blobs/manifest.ts";
 import type { ChangeValidator } from "../ledger/validator.ts";
 import { bootstrapNode } from "./bootstrap.ts";
@@ -45,6 +46,7 @@ import { PeerTable } from "./peers.ts";
 import { Replica } from "./replica.ts";
 import { type SitePlugin, staticSite } from "./site-server.ts";
 import { formatStatusLine, type NodeStatus } from "./status.ts";
+import { whyNotHere } from "./wanted-blobs.ts";
 
 export interface StartNodeInput {
   dataDir: string;
@@ -345,10 +347,28 @@ async function startOnLockedDir(
         headsMoved();
         return { id: put.id, path: where, block };
       },
-      readBlob: (id) => blobs.get({ id }),
+      readBlob: (id) => explained(blobs.get({ id }), id),
     },
   });
   const httpPort = await http.start({ port: config.httpPort });
+
+  /** A blob's pieces; if it is not here, the error says why (see `whyNotHere`). */
+  async function* explained(pieces: AsyncIterable<Uint8Array>, id: string) {
+    try {
+      yield* pieces;
+    } catch (error) {
+      const main = await replica.mainBlock();
+      if (!(error instanceof BlobNotFoundError) || !main) throw error;
+      const reason = await whyNotHere({
+        id,
+        reader: replica.verifier.reader,
+        tree: main.tree,
+        replicate: config.replicate,
+        member: main.charter.memberByKey(boot.key.publicKey)?.name ?? "",
+      });
+      throw new BlobNotFoundError(`${error.message}: ${reason}`, { blob: id });
+    }
+  }
 
   // Timers: the head watcher notices writes by other processes (gdo write);
   // bootstrap peers are redialed with backoff; every peer is resynced now and then.

@@ -9,10 +9,11 @@
  * chunk was stored is left out until a full check (`FULL_CHECK_MS`).
  */
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
-import type { ManifestChunk } from "../ledger/blobs/manifest.ts";
+import { type ManifestChunk, manifestId } from "../ledger/blobs/manifest.ts";
 import { PointerFiles } from "../ledger/blobs/pointer-files.ts";
 import { GdoError } from "../ledger/errors.ts";
 import { matchesPattern } from "../ledger/policy.ts";
+import type { TreeReader } from "../ledger/tree-reader.ts";
 import type { Replica } from "./replica.ts";
 
 /**
@@ -156,4 +157,34 @@ export class WantedBlobs {
       this.#wantedFor = undefined;
     }
   }
+}
+
+/**
+ * Why blob `id` is not in this node's store, in words for the one who asked
+ * for it: no pointer file in main names it; one does, outside the paths this
+ * node keeps (`replicate`); or it is wanted and not fetched yet.
+ */
+export async function whyNotHere({
+  id,
+  reader,
+  tree,
+  replicate,
+  member,
+}: {
+  id: string;
+  reader: TreeReader;
+  /** Main's tree. */
+  tree: string;
+  replicate: string[];
+  /** This node's member name (for `{member}` in the patterns). */
+  member: string;
+}): Promise<string> {
+  for (const file of await new PointerFiles().list(reader, tree)) {
+    const bytes = (await reader.objects.readObject(file.oid)).content;
+    if (manifestId(bytes) !== id) continue;
+    if (!replicate.some((p) => matchesPattern(p, file.path, member)))
+      return `main names it at ${file.path}, which this node does not keep: 'replicate' in its config.json (${replicate.join(", ")}) leaves that path out`;
+    return `main names it at ${file.path}; this node keeps it but has not fetched all of it yet ('gdo node status' shows the chunks missing)`;
+  }
+  return "no pointer file in main names it";
 }

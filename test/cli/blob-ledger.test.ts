@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { foundedByCli, gdo } from "../helpers/cli.ts";
@@ -28,6 +28,26 @@ describe("blobs recorded in the ledger", () => {
     assert.match((await ok(["blob", "gc", "--grace", "0"], cwd)).out, /removed 0 chunks/);
     await ok(["blob", "get", id, "-o", "copy.tar"], cwd);
     assert.deepEqual(readFileSync(join(cwd, "copy.tar")), readFileSync(join(cwd, "image.tar")));
+
+    // A node whose config keeps only some paths says why it lacks the others.
+    writeFileSync(
+      join(cwd, ".gdo", "config.json"),
+      JSON.stringify({ replicate: ["blobs/door/**"] }),
+    );
+    rmSync(join(cwd, ".gdo", "blobs", "manifests", id));
+    const lacking = await gdo(["blob", "get", id, "-o", "none.tar"], cwd);
+    assert.equal(lacking.code, 3);
+    assert.match(
+      lacking.err,
+      new RegExp(`main names it at blobs/${id}.blob, which this node does not keep: 'replicate'`),
+    );
+    assert.ok(!existsSync(join(cwd, "none.tar")), "no output was made");
+    writeFileSync(join(cwd, ".gdo", "config.json"), "{}");
+    assert.match(
+      (await gdo(["blob", "get", id], cwd)).err,
+      /this node keeps it but has not fetched all of it yet/,
+    );
+    await ok(["blob", "put", "image.tar"], cwd);
 
     // Dropped from the ledger: gc may now remove its chunks.
     await ok(["write", "--rm", `blobs/${id}.blob`, "-m", "Drop the image"], cwd);

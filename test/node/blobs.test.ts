@@ -274,5 +274,17 @@ describe("blobs between nodes", { timeout: 300_000 }, () => {
     assert.equal(s.wantedBlobs, 1, "only the door's blob is wanted");
     assert.ok(s.fetchedBytes < acl.length + 64 * 1024, `fetched ${s.fetchedBytes} bytes`);
     assert.equal(await readBlob(door, skipped.id), undefined, "the manual was not fetched");
+    // Asked for it, the door says why it has not got it.
+    const asked = await door.get(`/api/blobs/${skipped.id}`);
+    assert.equal(asked.status, 404);
+    assert.match(
+      JSON.parse(asked.body.toString("utf8")).error,
+      /main names it at blobs\/manuals\/lathe\.pdf\.blob, which this node does not keep: 'replicate' in its config\.json \(blobs\/door\/\*\*\) leaves that path out/,
+    );
+    const unknown = await door.get(`/api/blobs/${"b".repeat(64)}`);
+    assert.match(
+      JSON.parse(unknown.body.toString("utf8")).error,
+      /no pointer file in main names it/,
+    );
   });
 });
