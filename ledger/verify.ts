@@ -163,10 +163,10 @@ export class Verifier {
 
   /**
    * A verifier for new blocks whose objects are not stored yet (`staged`
-   * holds them and reads through to the repository): it takes what this one has verified as
-   * known and remembers the new blocks apart. A block it refuses leaves no
-   * trace here; one it accepts is taken in with `adopt` once its objects are
-   * stored.
+   * holds them and reads through to the repository): it takes what this one
+   * has verified as known and remembers the new blocks apart. A block it
+   * refuses leaves no trace here; one it accepts is taken in with `adopt`
+   * once its objects are stored.
    */
   fork(staged: ObjectReader & { holds(oid: string): boolean }): Verifier {
     const fork = new Verifier({
