@@ -16,7 +16,8 @@ import { loadKey, openLedger } from "./workspace.ts";
  */
 export const mergeCommand: Command = {
   name: "merge",
-  summary: "land a proposal with its proof of merge, or merge a diverged branch when it is clean",
+  summary:
+    "land a proposal with its proof of merge, or merge a diverged branch (--take settles its conflicts for one side)",
   usage: "merge (ID | --branch NAME [--take ours|theirs])",
   options: { branch: { type: "string" }, take: { type: "string" } },
   async run(ctx, args) {
