@@ -251,14 +251,23 @@ export class Ledger {
 
   /**
    * Moves a branch from `expected` to `oid`, a block written here with
-   * `noRef` that descends from it (compare-and-swap: if the branch moved
-   * meanwhile, nothing changes and the error says so).
+   * `noRef` that descends from it, or starts the branch there (`expected`
+   * undefined). Compare-and-swap: if the branch moved (or was started)
+   * meanwhile, nothing changes and the error says so.
    */
-  async advance({ ref = MAIN, oid, expected }: { ref?: string; oid: string; expected: string }) {
+  async advance({
+    ref = MAIN,
+    oid,
+    expected,
+  }: {
+    ref?: string;
+    oid: string;
+    expected: string | undefined;
+  }): Promise<void> {
     const full = toRef(ref);
     const block = await this.#state(oid);
     assertLandable(full, block);
-    if (!this.#verifier.ancestors(oid).has(expected))
+    if (expected !== undefined && !this.#verifier.ancestors(oid).has(expected))
       throw new Error(`Ledger.advance: ${oid} does not descend from ${expected}`);
     await this.repo.updateRef({ ref: full, oid, expected });
   }

@@ -92,6 +92,37 @@ describe("gdo ledger commands", () => {
     assert.match(verify.out, /all valid/);
   });
 
+  test("should start a branch only when asked to, with its first block", async () => {
+    const cwd = await workspace();
+    writeFileSync(join(cwd, "two.md"), rfc(2, "Two"));
+    const missing = await gdo(
+      ["write", "--branch", "wg", "rfcs/0002-two.md=two.md", "-m", "x"],
+      cwd,
+    );
+    assert.equal(missing.code, 3);
+    assert.match(missing.err, /branch 'wg' does not exist; start it .* with --from/);
+    // A first block that policy refuses starts nothing.
+    writeFileSync(join(cwd, "x"), "x");
+    const refused = await gdo(
+      ["write", "--branch", "wg", "--from", "main", "notes/x=x", "-m", "x"],
+      cwd,
+    );
+    assert.equal(refused.code, 1, refused.err);
+    assert.doesNotMatch((await gdo(["branches"], cwd)).out, /wg/);
+    const started = await gdo(
+      ["write", "--branch", "wg", "--from", "main", "rfcs/0002-two.md=two.md", "-m", "Two on wg"],
+      cwd,
+    );
+    assert.equal(started.code, 0, started.err);
+    assert.match((await gdo(["branches"], cwd)).out, /wg\s+[0-9a-f]{12}\s+ahead of main by 1/);
+    const again = await gdo(
+      ["write", "--branch", "wg", "--from", "main", "rfcs/0002-two.md=two.md", "-m", "y"],
+      cwd,
+    );
+    assert.equal(again.code, 2);
+    assert.match(again.err, /branch 'wg' exists already/);
+  });
+
   test("should exit 1 from verify and name the block when an object was tampered with", async () => {
     const cwd = await workspace();
     writeFileSync(join(cwd, "x.md"), rfc(2, "Second"));
