@@ -49,8 +49,9 @@ describe("membership gates the network", { timeout: 300_000 }, () => {
     assert.match(alice.output, /bob is no longer admitted; disconnecting/);
     // Bob has not seen his revocation (alice no longer syncs with him): his
     // log says alice hangs up on him, in words, never a bare "undefined".
-    const dropped = await waitFor("bob to log a failed sync with alice", () =>
-      /^gdo node: sync {6}alice: (.+)$/m.exec(bob.output) ?? undefined,
+    const dropped = await waitFor(
+      "bob to log a failed sync with alice",
+      () => /^gdo node: sync {6}alice: (.+)$/m.exec(bob.output) ?? undefined,
     );
     assert.match(dropped[1]!, /^the peer closed the stream( before answering)?$/);
     assert.doesNotMatch(bob.output, /^gdo node: sync {6}\S+: (undefined|Unexpected EOF)/m);
