@@ -11,8 +11,10 @@ import {
   encodeLoose,
   type GitObject,
   type ObjectType,
+  objectId,
 } from "./object-codec.ts";
 import { type PackedObject, PackFile, writePack } from "./pack.ts";
+import { encodeTree } from "./tree.ts";
 
 export { CorruptObjectError, type GitObject, type ObjectType };
 
@@ -76,8 +78,8 @@ function writeFileReplacing(
 }
 
 /**
- * isomorphic-git, loaded on the first write: a node that only reads, verifies
- * and serves never needs it (2.5 MiB of heap, 18 MB of RSS to load).
+ * isomorphic-git, loaded only to create a repository: a node that opens one
+ * never needs it (2.5 MiB of heap, 18 MB of RSS to load).
  */
 let isomorphicGit: Promise<typeof import("isomorphic-git").default> | undefined;
 function git(): Promise<typeof import("isomorphic-git").default> {
@@ -86,10 +88,9 @@ function git(): Promise<typeof import("isomorphic-git").default> {
 }
 
 /**
- * The fs isomorphic-git writes through. Its calls are small and many (an
- * existence check, a mkdir and a write per object); running them as sync
- * calls behind promises avoids a thread-pool round trip each, which made block
- * appends I/O-latency bound.
+ * The fs isomorphic-git writes through when it creates a repository: sync
+ * calls behind promises (no thread-pool round trip each), each write
+ * temp-file-and-rename.
  */
 function ledgerFs(durable: boolean): PromiseFsClient {
   const wrap =
@@ -116,11 +117,10 @@ function ledgerFs(durable: boolean): PromiseFsClient {
 }
 
 /**
- * A bare git repository holding the ledger. Objects are written through
- * isomorphic-git's plumbing (writeBlob/writeTree/writeObject) with an fs whose
- * writes are temp-file-and-rename, because isomorphic-git writes loose objects
- * in place and never rewrites one that exists — a torn object would stick.
- * Refs are updated by this class with a lock file and compare-and-swap.
+ * A bare git repository holding the ledger. Objects are written as loose
+ * files, each to a temp file renamed into place (`writeLoose`), or as packs;
+ * isomorphic-git only creates the repository. Refs are updated by this class
+ * with a lock file and compare-and-swap.
  */
 export class Repository implements ObjectReader {
   readonly gitdir: string;
@@ -171,33 +171,18 @@ export class Repository implements ObjectReader {
   }
 
   async writeBlob(content: Uint8Array): Promise<string> {
-    this.#looseWritten++;
-    return (await git()).writeBlob({ fs: this.#fs, gitdir: this.gitdir, blob: content });
+    return this.writeObject("blob", content);
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
-    this.#looseWritten++;
-    return (await git()).writeTree({
-      fs: this.#fs,
-      gitdir: this.gitdir,
-      tree: entries.map((e) => ({
-        mode: e.mode,
-        path: e.name,
-        oid: e.oid,
-        type: e.mode === "40000" ? ("tree" as const) : ("blob" as const),
-      })),
-    });
+    return this.writeObject("tree", encodeTree(entries));
   }
 
+  /** Stores one object as a loose file (see `writeLoose`); returns its id. */
   async writeObject(type: ObjectType, content: Uint8Array): Promise<string> {
-    this.#looseWritten++;
-    return (await git()).writeObject({
-      fs: this.#fs,
-      gitdir: this.gitdir,
-      type,
-      object: content,
-      format: "content",
-    });
+    const oid = objectId(type, content);
+    this.writeLoose([{ oid, type, content }]);
+    return oid;
   }
 
   async hasObject(oid: string): Promise<boolean> {
