@@ -71,13 +71,17 @@ export async function mergeTaking(
     });
     blocks.push(tip);
   }
-  const merge = await planMerge({
-    reader: ledger.reader,
-    bases: ledger.verifier.mergeBaseTrees(tip, other.oid),
-    ours: (await ledger.verifiedBlock(tip)).tree,
-    theirs: other.tree,
-  });
-  // Both sides now hold the same version of every file that conflicted.
+  // Planned again only if a block was added: both sides now hold the same
+  // version of every file that conflicted.
+  const merge =
+    tip === main.oid
+      ? plan
+      : await planMerge({
+          reader: ledger.reader,
+          bases: ledger.verifier.mergeBaseTrees(tip, other.oid),
+          ours: (await ledger.verifiedBlock(tip)).tree,
+          theirs: other.tree,
+        });
   if (!merge.clean) throw new MergeConflictError(merge.conflicts);
   tip = await ledger.commit({
     key,
