@@ -9,8 +9,9 @@ import { blobPointerPath, checkPointerPath, type Manifest } from "../ledger/blob
 import { GdoError, NotFoundError, UsageError } from "../ledger/errors.ts";
 import { readKeyFile } from "../ledger/keyfile.ts";
 import { Ledger } from "../ledger/ledger.ts";
+import type { VerifiedBlock } from "../ledger/verify.ts";
 import { loadConfig } from "../node/config.ts";
-import { whyNotHere } from "../node/wanted-blobs.ts";
+import { explainMissing } from "../node/wanted-blobs.ts";
 import type { Command, CommandContext, ParsedArgs } from "./command.ts";
 import { stringOption } from "./command.ts";
 import { loadKey, openLedger } from "./workspace.ts";
@@ -168,8 +169,7 @@ const blobGet: Command = {
     await withStore(ctx, async (store) => {
       // Fail before creating any output, saying why the blob is not here.
       await store.manifest({ id }).catch(async (error) => {
-        if (error instanceof BlobNotFoundError) await explainMissing(ctx, id, error);
-        throw error;
+        throw error instanceof BlobNotFoundError ? await explained(ctx, id, error) : error;
       });
       const pieces = store.get({ id });
       if (output === undefined || output === "-") await toStdout(pieces);
@@ -292,27 +292,29 @@ export const blobCommand: Command = {
   subcommands: [blobPut, blobGet, blobLs, blobCheck, blobGc, blobStats],
 };
 
-/** Throws `error` again with why the blob is not here, where the ledger tells (see `whyNotHere`). */
-async function explainMissing(
+/** `error` with why the blob is not here, where the ledger tells (see `explainMissing`). */
+async function explained(
   ctx: CommandContext,
   id: string,
   error: BlobNotFoundError,
-): Promise<never> {
-  let reason: string | undefined;
+): Promise<BlobNotFoundError> {
+  let ledger: Ledger;
+  let main: VerifiedBlock;
+  let replicate: string[];
   try {
-    const ledger = await Ledger.open({ gitdir: ctx.ledgerPath });
-    const main = await ledger.verifiedBlock(await ledger.requireHead());
-    const key = await readKeyFile(ctx.keyPath ?? join(ctx.dataDir, "key")).catch(() => undefined);
-    reason = await whyNotHere({
-      id,
-      reader: ledger.reader,
-      tree: main.tree,
-      replicate: (await loadConfig(ctx.dataDir)).replicate,
-      member: (key && main.charter.memberByKey(key.publicKey)?.name) ?? "",
-    });
+    ledger = await Ledger.open({ gitdir: ctx.ledgerPath });
+    main = await ledger.verifiedBlock(await ledger.requireHead());
+    replicate = (await loadConfig(ctx.dataDir)).replicate;
   } catch {
     // No ledger (a bare store) or no readable config: the store's own words stand.
+    return error;
   }
-  if (!reason) throw error;
-  throw new BlobNotFoundError(`${error.message}: ${reason}`, { blob: id });
+  const key = await readKeyFile(ctx.keyPath ?? join(ctx.dataDir, "key")).catch(() => undefined);
+  return explainMissing(error, {
+    id,
+    reader: ledger.reader,
+    tree: main.tree,
+    replicate,
+    member: (key && main.charter.memberByKey(key.publicKey)?.name) ?? "",
+  });
 }

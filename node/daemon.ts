@@ -46,7 +46,7 @@ import { PeerTable } from "./peers.ts";
 import { Replica } from "./replica.ts";
 import { type SitePlugin, staticSite } from "./site-server.ts";
 import { formatStatusLine, type NodeStatus } from "./status.ts";
-import { whyNotHere } from "./wanted-blobs.ts";
+import { explainMissing } from "./wanted-blobs.ts";
 
 export interface StartNodeInput {
   dataDir: string;
@@ -352,22 +352,20 @@ async function startOnLockedDir(
   });
   const httpPort = await http.start({ port: config.httpPort });
 
-  /** A blob's pieces; if it is not here, the error says why (see `whyNotHere`). */
+  /** A blob's pieces; if it is not here, the error says why (see `explainMissing`). */
   async function* explained(pieces: AsyncIterable<Uint8Array>, id: string) {
     try {
       yield* pieces;
     } catch (error) {
       const main = await replica.mainBlock();
       if (!(error instanceof BlobNotFoundError) || !main) throw error;
-      const reason = await whyNotHere({
+      throw await explainMissing(error, {
         id,
         reader: replica.verifier.reader,
         tree: main.tree,
         replicate: config.replicate,
         member: main.charter.memberByKey(boot.key.publicKey)?.name ?? "",
-      }).catch(() => undefined); // the store's own words stand
-      if (!reason) throw error;
-      throw new BlobNotFoundError(`${error.message}: ${reason}`, { blob: id });
+      });
     }
   }
 

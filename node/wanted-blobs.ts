@@ -9,6 +9,7 @@
  * chunk was stored is left out until a full check (`FULL_CHECK_MS`).
  */
 import type { BlobStore } from "../ledger/blobs/blob-store.ts";
+import { BlobNotFoundError } from "../ledger/blobs/errors.ts";
 import { type ManifestChunk, manifestId } from "../ledger/blobs/manifest.ts";
 import { PointerFiles } from "../ledger/blobs/pointer-files.ts";
 import { GdoError } from "../ledger/errors.ts";
@@ -187,4 +188,16 @@ export async function whyNotHere({
     return `main names it at ${file.path}; this node keeps it but has not fetched all of it yet ('gdo node status' shows the chunks missing)`;
   }
   return "no pointer file in main names it";
+}
+
+/**
+ * `error` with why the blob is not here added to it (see `whyNotHere`); as
+ * it is if working that out fails: the store's own words stand.
+ */
+export async function explainMissing(
+  error: BlobNotFoundError,
+  where: Parameters<typeof whyNotHere>[0],
+): Promise<BlobNotFoundError> {
+  const reason = await whyNotHere(where).catch(() => undefined);
+  return reason ? new BlobNotFoundError(`${error.message}: ${reason}`, { blob: where.id }) : error;
 }
